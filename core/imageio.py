@@ -1,17 +1,30 @@
-"""Reading images into float32 [0, 1] arrays, and writing results safely."""
+"""Reading images into float32 [0, 1] arrays.
+
+Files are read as bytes and decoded by OpenCV (so non-ASCII paths work on every
+platform). Pillow only reads headers: the declared size (checked against a pixel
+limit before anything is decoded), the frame count and the EXIF orientation, which
+OpenCV ignores when asked for the unchanged samples (bit depth and alpha).
+"""
 
 from __future__ import annotations
 
+import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .errors import ImageError
+from .errors import ContainerError, ImageError
 
 MODES = ("grey", "colour")
 DEFAULT_MAX_PIXELS = 100_000_000  # refuse larger images unless the caller raises the limit
+BACKGROUND = "white"  # transparent pixels are composited on this
+SVDZ_SUFFIX = ".svdz"
+
+# Pillow modes whose pixels carry no colour: such files load as one channel even in colour mode.
+_GREY_PIL_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
 @dataclass(frozen=True)
@@ -22,7 +35,9 @@ class SourceImage:
     pixels: np.ndarray  # float32, H×W (grey) or H×W×3 (RGB), in [0, 1]
     bit_depth: int  # 8 or 16: the depth results are saved back at
     file_bytes: int
-    notes: tuple[str, ...] = ()  # e.g. "alpha composited on white"
+    notes: tuple[str, ...] = ()  # e.g. "transparent pixels composited on white"
+    mode: str = "colour"  # the mode asked for: "grey" or "colour"
+    format: str = ""  # e.g. "PNG", "JPEG", "SVDZ" ("" when unknown)
 
     @property
     def height(self) -> int:
@@ -36,58 +51,225 @@ class SourceImage:
     def channels(self) -> int:
         return 1 if self.pixels.ndim == 2 else self.pixels.shape[2]
 
+    @property
+    def raw_bytes(self) -> int:
+        """H·W·C bytes of samples (two bytes per sample for 16-bit images)."""
+        return self.height * self.width * self.channels * (2 if self.bit_depth == 16 else 1)
+
 
 def sample_image_path() -> Path:
     """The bundled sample photograph (NASA, public domain)."""
     return Path(__file__).parent / "data" / "astronaut.png"
 
 
-def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFAULT_MAX_PIXELS) -> SourceImage:
-    if mode not in MODES:
-        raise ImageError(f"unknown mode {mode!r}: use grey or colour")
-    path = Path(path)
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()  # bytes + imdecode: non-ASCII paths work everywhere
-    except FileNotFoundError:
+        return path.read_bytes()  # bytes + imdecode: non-ASCII paths work everywhere
+    except (FileNotFoundError, NotADirectoryError):
         raise ImageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImageError(f"{path}: is a directory, not an image") from None
     except PermissionError:
-        raise ImageError(f"{path}: permission denied") from None
+        raise ImageError(f"{path}: permission denied (the file cannot be read)") from None
     except OSError as exc:
         raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+@dataclass
+class _Header:
+    format: str = ""
+    width: int = 0
+    height: int = 0
+    frames: int = 1
+    orientation: int = 1
+    pil_mode: str = ""
+    too_large: bool = False  # Pillow refused it as a decompression bomb (size unknown but huge)
+
+
+def _probe(data: bytes) -> _Header | None:
+    """What Pillow can tell from the header without decoding pixels; None if it cannot parse it."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning: we apply our own limit
+            im = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        return _Header(too_large=True)
+    except Exception:  # noqa: BLE001 - any parse failure just means "ask OpenCV"
+        return None
+    head = _Header(format=im.format or "", width=im.width, height=im.height, pil_mode=im.mode)
+    return head
+
+
+def _frames_and_orientation(data: bytes, head: _Header) -> None:
+    """Frame count and EXIF orientation; read only after the size passed the limit."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            im = Image.open(io.BytesIO(data))
+            head.frames = int(getattr(im, "n_frames", 1) or 1)
+            im.seek(0)
+            orientation = im.getexif().get(0x0112, 1)
+        head.orientation = int(orientation) if int(orientation) in range(1, 9) else 1
+    except Exception:  # noqa: BLE001 - a broken EXIF block or frame table: decode what OpenCV can
+        pass
+
+
+def _apply_orientation(raw: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels upright as EXIF orientation 1–8 says (as Pillow's exif_transpose)."""
+    if orientation == 2:
+        return raw[:, ::-1]
+    if orientation == 3:
+        return raw[::-1, ::-1]
+    if orientation == 4:
+        return raw[::-1]
+    if orientation == 5:
+        return raw.swapaxes(0, 1)
+    if orientation == 6:
+        return np.rot90(raw, -1)
+    if orientation == 7:
+        return raw.swapaxes(0, 1)[::-1, ::-1]
+    if orientation == 8:
+        return np.rot90(raw, 1)
+    return raw
+
+
+def _too_large(path: Path, width: int, height: int, max_pixels: int) -> ImageError:
+    return ImageError(
+        f"{path}: {width}×{height} = {width * height:,} pixels is above the limit of {max_pixels:,} pixels "
+        f"(raise it with --max-pixels)"
+    )
+
+
+def _read_svdz(path: Path, data: bytes, mode: str) -> SourceImage:
+    try:
+        from . import svdz  # the container module; imported only when a .svdz file is opened
+    except ModuleNotFoundError:
+        raise ImageError(f"{path}: .svdz files cannot be opened: this build has no core.svdz module") from None
+    try:
+        decoded = svdz.decode(data)
+    except ContainerError as exc:
+        raise ImageError(f"{path}: {exc}") from None
+    bit_depth = int(decoded.bit_depth)
+    pixels = np.asarray(decoded.pixels, dtype=np.float32)
+    notes = [f"decoded from .svdz (ranks {', '.join(str(r) for r in decoded.ranks)}, {decoded.colour_space})"]
+    if mode == "grey" and pixels.ndim == 3:
+        ints = to_integer(pixels, bit_depth)
+        pixels = _scale(cv2.cvtColor(np.ascontiguousarray(ints[..., ::-1]), cv2.COLOR_BGR2GRAY))
+        notes.append("converted to grey (BT.601 luma)")
+    return SourceImage(path=path, pixels=np.ascontiguousarray(pixels), bit_depth=bit_depth, file_bytes=len(data),
+                       notes=tuple(notes), mode=mode, format="SVDZ")
+
+
+def _scale(ints: np.ndarray) -> np.ndarray:
+    top = 65535.0 if ints.dtype == np.uint16 else 255.0
+    return (ints.astype(np.float32) / np.float32(top)).astype(np.float32)
+
+
+def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFAULT_MAX_PIXELS) -> SourceImage:
+    """Load an image file as float32 [0, 1]: H×W for mode "grey", H×W×3 RGB (or H×W for grey files) for "colour".
+
+    Every failure raises ImageError with one line naming the file and the reason.
+    """
+    if mode not in MODES:
+        raise ImageError(f"unknown mode {mode!r}: use grey or colour")
+    path = Path(path)
+    data = _read_bytes(path)
     if not data:
         raise ImageError(f"{path}: the file is empty")
-    raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise ImageError(f"{path}: not an image OpenCV can decode")
-    if raw.size > max_pixels * 4:
-        raise ImageError(f"{path}: {raw.shape[1]}×{raw.shape[0]} is above the limit of {max_pixels} pixels")
-    notes = []
+    if path.suffix.lower() == SVDZ_SUFFIX:
+        return _read_svdz(path, data, mode)
+
+    head = _probe(data)
+    if head is not None:
+        if head.too_large:
+            # Pillow refuses sizes above twice its own limit; a caller who raised ours past that gets OpenCV's check.
+            if max_pixels < 2 * _pillow_limit():
+                raise ImageError(f"{path}: the header declares an enormous image, above the limit of "
+                                 f"{max_pixels:,} pixels (raise it with --max-pixels)")
+            head = None
+        elif head.width * head.height > max_pixels:
+            raise _too_large(path, head.width, head.height, max_pixels)
+        elif head.width < 1 or head.height < 1:
+            raise ImageError(f"{path}: the header declares an image with no pixels")
+        else:
+            _frames_and_orientation(data, head)
+    try:
+        raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error"
+        raise ImageError(f"{path}: OpenCV could not decode it ({reason[:120]})") from None
+    if raw is None or raw.size == 0:
+        what = f"a corrupt or truncated {head.format} file" if head is not None and head.format else "not an image"
+        raise ImageError(f"{path}: {what} (OpenCV cannot decode it)")
+    if raw.shape[0] * raw.shape[1] > max_pixels:
+        raise _too_large(path, raw.shape[1], raw.shape[0], max_pixels)
+    return _from_decoded(path, raw, head, mode, len(data))
+
+
+def _pillow_limit() -> int:
+    from PIL import Image
+
+    return int(Image.MAX_IMAGE_PIXELS or 0)
+
+
+def _from_decoded(path: Path, raw: np.ndarray, head: _Header | None, mode: str, file_bytes: int) -> SourceImage:
+    notes: list[str] = []
     if raw.dtype == np.uint8:
-        bit_depth, scale = 8, 255.0
+        bit_depth, top = 8, 255
     elif raw.dtype == np.uint16:
-        bit_depth, scale = 16, 65535.0
+        bit_depth, top = 16, 65535
     else:
-        raise ImageError(f"{path}: unsupported sample type {raw.dtype}")
+        raise ImageError(f"{path}: {raw.dtype} samples are not supported (only 8-bit and 16-bit images)")
+    if raw.ndim == 3 and raw.shape[2] == 1:
+        raw = raw[..., 0]
+    if raw.ndim == 3 and raw.shape[2] == 2:  # grey + alpha, as some decoders give it
+        raw = np.concatenate([np.repeat(raw[..., :1], 3, axis=2), raw[..., 1:]], axis=2)
+    if raw.ndim not in (2, 3) or (raw.ndim == 3 and raw.shape[2] not in (3, 4)):
+        raise ImageError(f"{path}: images with {raw.shape[-1]} channels are not supported")
+
+    if head is not None:
+        if head.frames > 1:
+            notes.append(f"first of {head.frames} frames used")
+        if head.orientation != 1:
+            raw = _apply_orientation(raw, head.orientation)
+            notes.append(f"EXIF orientation {head.orientation} applied")
+        if head.pil_mode == "CMYK":
+            notes.append("CMYK converted to RGB")
+        if head.pil_mode == "P":
+            notes.append("palette colours expanded")
+    raw = np.ascontiguousarray(raw)
+
     if raw.ndim == 3 and raw.shape[2] == 4:
-        rgb = raw[..., :3].astype(np.float32) / scale
-        alpha = raw[..., 3:4].astype(np.float32) / scale
-        raw_f = rgb * alpha + (1.0 - alpha)  # composite on white
-        notes.append("alpha composited on white")
-        img = raw_f[..., ::-1]
-    elif raw.ndim == 3:
-        img = raw[..., :3][..., ::-1].astype(np.float32) / scale
-    else:
-        img = raw.astype(np.float32) / scale
-    if mode == "grey" and img.ndim == 3:
-        img = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
-    return SourceImage(path=path, pixels=np.ascontiguousarray(img, dtype=np.float32), bit_depth=bit_depth,
-                       file_bytes=len(data), notes=tuple(notes))
+        alpha = raw[..., 3]
+        bgr = raw[..., :3]
+        if int(alpha.min()) < top:
+            # Composite in float, then round back to the file's integers: the result is what an
+            # opaque copy of the image on a white page holds, so full rank gives it back exactly.
+            a = alpha.astype(np.float32)[..., None] / np.float32(top)
+            mixed = bgr.astype(np.float32) * a + np.float32(top) * (1.0 - a)
+            bgr = np.clip(np.rint(mixed), 0, top).astype(raw.dtype)
+            notes.append(f"transparent pixels composited on {BACKGROUND}")
+        raw = np.ascontiguousarray(bgr)
+
+    grey_source = raw.ndim == 2 or (head is not None and head.pil_mode in _GREY_PIL_MODES)
+    if raw.ndim == 3 and grey_source and mode == "colour":
+        raw = np.ascontiguousarray(raw[..., 0])  # a grey file decoded as three equal planes
+    if raw.ndim == 3 and mode == "grey":
+        # The classic procedure's grey: BT.601 luma as OpenCV's cvtColor computes it, on the integers.
+        raw = cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY)
+        notes.append("converted to grey (BT.601 luma)")
+    if raw.ndim == 3:
+        raw = np.ascontiguousarray(raw[..., ::-1])  # BGR -> RGB
+    return SourceImage(path=path, pixels=_scale(raw), bit_depth=bit_depth, file_bytes=file_bytes,
+                       notes=tuple(notes), mode=mode, format=(head.format if head is not None else ""))
 
 
 def load_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Float32 pixels in [0, 1]: H×W for mode "grey", H×W×3 RGB for "colour"."""
+    """Float32 pixels in [0, 1]: H×W for mode "grey", H×W×3 RGB for "colour" (H×W for grey files)."""
     return read_image(path, mode, max_pixels=max_pixels).pixels
 
 

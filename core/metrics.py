@@ -1,0 +1,81 @@
+"""Quality numbers measured on pixel arrays, and energy from singular values.
+
+Arrays are floats on [0, 1] (so PSNR is on the 8-bit scale: 10·log10(1 / MSE) equals
+10·log10(255² / MSE) on 0–255 values). SSIM is a port of scikit-image's
+``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+data_range=1)``, checked against it in tests/test_metrics.py; scikit-image is only a
+test dependency.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+SSIM_SIGMA = 1.5
+SSIM_TRUNCATE = 3.5
+SSIM_WINDOW = 2 * int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5) + 1  # 11, as scikit-image computes it
+
+
+def mse(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = _pair(a, b)
+    return float(np.mean((a - b) ** 2))
+
+
+def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB; inf when the arrays are equal."""
+    err = mse(a, b)
+    return float("inf") if err == 0 else float(10.0 * math.log10(data_range**2 / err))
+
+
+def psnr_from_mse(err: float, data_range: float = 1.0) -> float:
+    return float("inf") if err <= 0 else float(10.0 * math.log10(data_range**2 / err))
+
+
+def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+    return a, b
+
+
+def _gaussian(plane: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    # scipy.ndimage's "reflect" mode (d c b a | a b c d) is OpenCV's BORDER_REFLECT.
+    return cv2.sepFilter2D(plane, cv2.CV_64F, kernel, kernel, borderType=cv2.BORDER_REFLECT)
+
+
+def _ssim_plane(x: np.ndarray, y: np.ndarray, data_range: float) -> float:
+    kernel = cv2.getGaussianKernel(SSIM_WINDOW, SSIM_SIGMA, cv2.CV_64F)
+    ux, uy = _gaussian(x, kernel), _gaussian(y, kernel)
+    uxx, uyy, uxy = _gaussian(x * x, kernel), _gaussian(y * y, kernel), _gaussian(x * y, kernel)
+    vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy  # population covariance
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    pad = (SSIM_WINDOW - 1) // 2  # scikit-image averages only where the whole window fits
+    return float(s[pad:-pad, pad:-pad].mean(dtype=np.float64))
+
+
+def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float | None:
+    """Mean structural similarity (Gaussian window, σ = 1.5), averaged over colour channels.
+
+    None when the image is smaller than the 11×11 window (scikit-image refuses those too).
+    """
+    a, b = _pair(a, b)
+    if min(a.shape[:2]) < SSIM_WINDOW:
+        return None
+    if a.ndim == 2:
+        return _ssim_plane(a, b, data_range)
+    return float(np.mean([_ssim_plane(np.ascontiguousarray(a[..., c]), np.ascontiguousarray(b[..., c]), data_range)
+                          for c in range(a.shape[2])]))
+
+
+def energy_kept(singular_values: Sequence[np.ndarray], ranks: Sequence[int], total_energy: float | None = None) -> float:
+    """Σ_{i≤r} σᵢ² / Σ σᵢ² over all channels, each channel with its own rank."""
+    kept = sum(float(np.sum(np.asarray(s, np.float64)[:r] ** 2)) for s, r in zip(singular_values, ranks))
+    total = total_energy if total_energy is not None else sum(float(np.sum(np.asarray(s, np.float64) ** 2))
+                                                              for s in singular_values)
+    return 1.0 if total <= 0 else kept / total

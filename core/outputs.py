@@ -1,0 +1,138 @@
+"""Writing results safely: checked before any work, written atomically, never over the input."""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import OutputError
+from .imageio import to_integer
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+CONTAINER_SUFFIX = ".svdz"
+OUTPUT_SUFFIXES = IMAGE_SUFFIXES + (CONTAINER_SUFFIX,)
+_UMASK = os.umask(0o022)  # read once at import (os.umask can only be read by setting it)
+os.umask(_UMASK)
+JPEG_QUALITY = 95
+PNG_COMPRESSION = 6  # zlib's default level: the size a person gets from most tools
+
+
+def output_kind(path: str | Path) -> str:
+    """"image" or "svdz" by suffix; OutputError for anything else."""
+    suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix == CONTAINER_SUFFIX:
+        return "svdz"
+    shown = suffix or "no suffix"
+    raise OutputError(f"{path}: unknown output type ({shown}); use one of {', '.join(OUTPUT_SUFFIXES)}")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)  # same device and inode: catches links and other spellings
+    except OSError:
+        return False
+
+
+def check_output(path: str | Path, *inputs: str | Path, allowed: tuple[str, ...] = OUTPUT_SUFFIXES) -> Path:
+    """Refuse, before anything is computed, an output that could not or must not be written.
+
+    Checks the suffix, that it is not any input (by inode, so another path to the same
+    file is caught), not a directory, and that its folder exists and is writable.
+    """
+    path = Path(path)
+    output_kind(path)
+    if path.suffix.lower() not in allowed:
+        raise OutputError(f"{path}: this command writes {', '.join(allowed)} files, not {path.suffix}")
+    for given in inputs:
+        src = Path(given)
+        if _same_file(path, src) or path.resolve() == src.resolve():
+            raise OutputError(f"{path}: refusing to write over the input {src}")
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: the folder {folder} is not writable")
+    return path
+
+
+def encode_image(pixels: np.ndarray, suffix: str, bit_depth: int = 8) -> bytes:
+    """Encode float [0, 1] pixels (H×W or H×W×3 RGB) by suffix.
+
+    PNG keeps 16 bits where the input had them; JPEG (quality 95) and WebP (lossless)
+    are 8-bit formats.
+    """
+    suffix = suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise OutputError(f"cannot encode {suffix or 'a file without suffix'} as an image")
+    depth = bit_depth if suffix == ".png" else 8
+    ints = to_integer(pixels, depth)
+    if ints.ndim == 3:
+        ints = np.ascontiguousarray(ints[..., ::-1])  # RGB -> OpenCV's BGR
+    if suffix == ".png":
+        params = [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION]
+    elif suffix in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+    else:
+        params = [cv2.IMWRITE_WEBP_QUALITY, 101]  # above 100 means lossless
+    ok, buf = cv2.imencode(suffix, ints, params)
+    if not ok:
+        raise OutputError(f"OpenCV could not encode the image as {suffix}")
+    return buf.tobytes()
+
+
+def _describe(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.EROFS:
+        return "the file system is read-only"
+    return exc.strerror or str(exc)
+
+
+def write_atomic(path: str | Path, data: bytes, *inputs: str | Path) -> Path:
+    """Write data to path via a temporary file in the same folder, fsync, then rename over.
+
+    On any failure the temporary file is removed and the destination is left as it was.
+    """
+    path = Path(path)
+    for given in inputs:  # checked again: the world may have changed since check_output
+        if _same_file(path, Path(given)):
+            raise OutputError(f"{path}: refusing to write over the input {given}")
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write in {folder} ({_describe(exc)})") from None
+    try:
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
+            os.replace(tmp_name, path)
+        except OSError as exc:
+            raise OutputError(f"{path}: could not be written ({_describe(exc)})") from None
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def write_image(path: str | Path, pixels: np.ndarray, bit_depth: int = 8, *inputs: str | Path) -> Path:
+    """Encode by suffix and write atomically."""
+    path = Path(path)
+    return write_atomic(path, encode_image(pixels, path.suffix, bit_depth), *inputs)
