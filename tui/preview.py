@@ -1,0 +1,622 @@
+"""PreviewPane: the original beside the rank-r image, a single large view and an error map,
+with zoom, pan and an A/B flip, drawn by textual-image.
+
+All numeric work (crops from the factors, resizing, the error map, PIL images) runs in one
+thread worker per render; the UI thread only hands an image already shrunk to the pane to
+the textual-image widgets, because they rebuild the picture on every refresh.
+
+Sizes here are in *display pixels*: one half-cell with the half-cell renderer, one terminal
+pixel with Sixel or the Terminal Graphics Protocol. Zoom 1:1 is one image pixel per display
+pixel.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image as PILImage
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Static
+from textual.worker import get_current_worker
+
+# Imported at module level on purpose: textual-image probes the terminal at import time,
+# which must happen before the app takes over stdin.
+import textual_image.renderable as ti_renderable
+import textual_image.widget as ti_widget
+
+from core.errors import SvdlensError
+
+from .errormap import DEFAULT_GAIN, GAINS, abs_error, colourise
+
+Region = tuple[int, int, int, int]  # left, top, right, bottom in image pixels
+
+PROTOCOLS = ("auto", "sixel", "tgp", "halfcell", "unicode")
+VIEWS = ("side", "single", "error")
+ZOOM_STEPS: dict[str, float] = {
+    "1:32": 1 / 32,
+    "1:16": 1 / 16,
+    "1:8": 1 / 8,
+    "1:4": 1 / 4,
+    "1:2": 1 / 2,
+    "1:1": 1.0,
+    "2:1": 2.0,
+    "4:1": 4.0,
+}
+PAN_STEP = 1 / 8  # of the visible width or height; shift pans four steps
+PAD_RGB = (0, 0, 0)
+_MINIMAP_CELLS = 12
+
+
+def _image_class(protocol: str) -> type:
+    return {
+        "auto": ti_widget.Image,
+        "sixel": ti_widget.SixelImage,
+        "tgp": ti_widget.TGPImage,
+        "halfcell": ti_widget.HalfcellImage,
+        "unicode": ti_widget.UnicodeImage,
+    }[protocol]
+
+
+def _terminal_cell_pixels() -> tuple[int, int]:
+    try:
+        from textual_image._terminal import get_cell_size  # cached probe result, no I/O here
+
+        cell = get_cell_size()
+        if cell.width > 0 and cell.height > 0:
+            return int(cell.width), int(cell.height)
+    except Exception:  # a private helper: fall back rather than fail
+        pass
+    return 10, 20
+
+
+def display_units(protocol: str) -> tuple[int, int]:
+    """Display pixels per terminal cell (x, y) for a protocol.
+
+    Half-cell blocks give 1×2. The Unicode renderer draws one pixel per cell, but an image
+    made at 1×2 keeps its aspect ratio when it squeezes it. Sixel and TGP draw real terminal
+    pixels: the cell's pixel size as textual-image measured it.
+    """
+    if protocol == "auto":
+        if ti_widget.Image is ti_widget.SixelImage:
+            protocol = "sixel"
+        elif ti_renderable.Image is ti_renderable.TGPImage:
+            protocol = "tgp"
+        elif ti_renderable.Image is ti_renderable.HalfcellImage:
+            protocol = "halfcell"
+        else:
+            protocol = "unicode"
+    if protocol in ("sixel", "tgp"):
+        return _terminal_cell_pixels()
+    return 1, 2
+
+
+# ---- view geometry (pure, tested directly) -------------------------------------------
+
+
+def fit_scale(image_size: tuple[int, int], pane_px: tuple[int, int]) -> float:
+    """Display pixels per image pixel when the whole image fits the pane."""
+    return min(pane_px[0] / image_size[0], pane_px[1] / image_size[1])
+
+
+def zoom_levels(image_size: tuple[int, int], pane_px: tuple[int, int]) -> list[str]:
+    """"fit", then every fixed zoom that shows more detail than fit does."""
+    fit = fit_scale(image_size, pane_px)
+    return ["fit"] + [name for name, s in ZOOM_STEPS.items() if s > fit * 1.001]
+
+
+def view_region(
+    image_size: tuple[int, int], pane_px: tuple[int, int], zoom: str, centre: tuple[float, float]
+) -> tuple[Region, tuple[int, int], tuple[float, float]]:
+    """The image region a zoom shows around a centre, the size to render it at, and the centre
+    after clamping the region to the image (so panning past an edge stops at the edge)."""
+    width, height = image_size
+    if zoom == "fit":
+        return (0, 0, width, height), (max(1, pane_px[0]), max(1, pane_px[1])), centre
+    scale = ZOOM_STEPS[zoom]
+    region_w = max(1, min(width, int(pane_px[0] / scale)))
+    region_h = max(1, min(height, int(pane_px[1] / scale)))
+    left = min(max(int(round(centre[0] - region_w / 2)), 0), width - region_w)
+    top = min(max(int(round(centre[1] - region_h / 2)), 0), height - region_h)
+    out = (
+        max(1, min(pane_px[0], round(region_w * scale))),
+        max(1, min(pane_px[1], round(region_h * scale))),
+    )
+    return (left, top, left + region_w, top + region_h), out, (left + region_w / 2, top + region_h / 2)
+
+
+def minimap(start: int, end: int, total: int, cells: int = _MINIMAP_CELLS) -> str:
+    """A one-line bar: where [start, end) lies in [0, total)."""
+    a = min(cells - 1, int(start * cells / total))
+    b = max(a + 1, math.ceil(end * cells / total))
+    return "·" * a + "█" * (b - a) + "·" * (cells - b)
+
+
+def rank_text(rank: Any) -> str:
+    if isinstance(rank, (int, np.integer)):
+        return str(int(rank))
+    return "/".join(str(int(r)) for r in rank)
+
+
+# ---- rendering (runs in the worker) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Job:
+    generation: int
+    decomposition: Any
+    rank: Any
+    view: str
+    flipped: bool
+    zoom: str
+    gain: int
+    region: Region
+    out_size: tuple[int, int]
+    units: tuple[int, int]
+    original_cache: "OrderedDict[tuple, np.ndarray]"
+
+
+@dataclass
+class Render:
+    """One finished render: what each pane shows, and what was measured."""
+
+    generation: int
+    rank: Any
+    view: str
+    zoom: str
+    flipped: bool
+    gain: int
+    region: Region
+    left: np.ndarray | None  # uint8 pixels in the left pane (side-by-side only)
+    main: np.ndarray  # uint8 pixels in the right pane / the single pane
+    left_label: str
+    main_label: str
+    max_error: float  # largest |original − reconstruction| (mean over channels), share of full scale
+    max_error_at: tuple[int, int]  # (x, y) in image pixels
+    left_image: PILImage.Image | None = None
+    main_image: PILImage.Image | None = None
+
+
+def _cached_original(job: _Job, size: tuple[int, int], region: Region) -> np.ndarray:
+    # The original never changes with rank: a rank change costs only the reconstruction.
+    key = (size, region)
+    cache = job.original_cache
+    hit = cache.get(key)
+    if hit is None:
+        hit = job.decomposition.original_preview(size, region)
+        cache[key] = hit
+        while len(cache) > 24:
+            cache.popitem(last=False)
+    return hit
+
+
+def _to_pil(pixels: np.ndarray, units: tuple[int, int]) -> PILImage.Image:
+    """PIL image padded to whole terminal cells, so the renderer never resamples it."""
+    ux, uy = units
+    h, w = pixels.shape[:2]
+    ph, pw = -h % uy, -w % ux
+    if ph or pw:
+        if pixels.ndim == 2:
+            pixels = np.pad(pixels, ((0, ph), (0, pw)), constant_values=PAD_RGB[0])
+        else:
+            padded = np.empty((h + ph, w + pw, 3), dtype=np.uint8)
+            padded[...] = PAD_RGB
+            padded[:h, :w] = pixels
+            pixels = padded
+    return PILImage.fromarray(np.ascontiguousarray(pixels))
+
+
+def render_job(job: _Job) -> Render:
+    dec = job.decomposition
+    region = job.region
+    rank = rank_text(job.rank)
+    original = _cached_original(job, job.out_size, region)
+    reconstruction = dec.preview(job.rank, job.out_size, region)
+    error = abs_error(original, reconstruction)
+    py, px = divmod(int(np.argmax(error)), error.shape[1])
+    left, top, right, bottom = region
+    # The preview pixel's centre, in image coordinates.
+    at = (
+        min(right - 1, left + int((px + 0.5) * (right - left) / error.shape[1])),
+        min(bottom - 1, top + int((py + 0.5) * (bottom - top) / error.shape[0])),
+    )
+    max_error = float(error[py, px])
+    flip_note = "  [A/B: f shows rank {}]".format(rank)
+    left_pixels = None
+    left_label = ""
+    if job.view == "side":
+        left_pixels, left_label = original, "ORIGINAL"
+        main, label = (original, "ORIGINAL" + flip_note) if job.flipped else (reconstruction, f"rank {rank}")
+    elif job.view == "single":
+        main, label = (original, "ORIGINAL" + flip_note) if job.flipped else (reconstruction, f"rank {rank}")
+    else:
+        if job.flipped:
+            main, label = original, "ORIGINAL  [A/B: f shows the error map]"
+        else:
+            main = colourise(error, job.gain)
+            label = (
+                f"|original − rank {rank}| ×{job.gain} (inferno, preview resolution)"
+                f"  max {max_error * 255:.0f}/255 at x {at[0]}, y {at[1]}"
+            )
+    render = Render(
+        generation=job.generation,
+        rank=job.rank,
+        view=job.view,
+        zoom=job.zoom,
+        flipped=job.flipped,
+        gain=job.gain,
+        region=region,
+        left=left_pixels,
+        main=main,
+        left_label=left_label,
+        main_label=label,
+        max_error=max_error,
+        max_error_at=at,
+    )
+    render.left_image = None if left_pixels is None else _to_pil(left_pixels, job.units)
+    render.main_image = _to_pil(main, job.units)
+    return render
+
+
+# ---- the widget ------------------------------------------------------------------------
+
+
+class PreviewPane(Widget, can_focus=True):
+    """Original and rank-r previews with zoom, pan, A/B flip and an error map."""
+
+    DEFAULT_CSS = """
+    PreviewPane {
+        layout: vertical;
+        width: 1fr;
+        height: 1fr;
+    }
+    PreviewPane #pp-views { height: 1fr; }
+    PreviewPane .pp-col { width: 1fr; height: 100%; align-horizontal: center; }
+    PreviewPane #pp-left { margin-right: 1; }
+    PreviewPane .pp-label { width: 100%; height: 1; text-align: center; text-style: bold; }
+    PreviewPane .pp-image { width: auto; height: auto; }
+    PreviewPane #pp-message { height: 1fr; width: 100%; content-align: center middle; color: $text-muted; }
+    PreviewPane #pp-status { height: 1; width: 100%; color: $text-muted; }
+    PreviewPane:focus #pp-status { background: $accent 25%; color: $text; }
+    """
+
+    BINDINGS = [
+        Binding("right_square_bracket", "zoom_in", "Zoom in", key_display="]"),
+        Binding("left_square_bracket", "zoom_out", "Zoom out", key_display="["),
+        Binding("0", "zoom_fit", "Fit"),
+        Binding("left,h", "pan(-1, 0)", "Pan", show=False),
+        Binding("right,l", "pan(1, 0)", "Pan", show=False),
+        Binding("up,k", "pan(0, -1)", "Pan", show=False),
+        Binding("down,j", "pan(0, 1)", "Pan", show=False),
+        Binding("shift+left,H", "pan(-4, 0)", "Pan more", show=False),
+        Binding("shift+right,L", "pan(4, 0)", "Pan more", show=False),
+        Binding("shift+up,K", "pan(0, -4)", "Pan more", show=False),
+        Binding("shift+down,J", "pan(0, 4)", "Pan more", show=False),
+        Binding("v", "cycle_view", "View"),
+        Binding("f", "toggle_flip", "A/B flip"),
+        Binding("g", "cycle_gain", "Error gain"),
+    ]
+
+    view: reactive[str] = reactive("side", init=False)
+    zoom: reactive[str] = reactive("fit", init=False)
+    flipped: reactive[bool] = reactive(False, init=False)
+    gain: reactive[int] = reactive(DEFAULT_GAIN, init=False)
+
+    class Updated(Message):
+        """Posted after each finished render (on the UI thread)."""
+
+        def __init__(
+            self,
+            view: str,
+            zoom: str,
+            region: Region,
+            max_error: float,
+            max_error_at: tuple[int, int],
+            rank: Any = None,
+        ) -> None:
+            super().__init__()
+            self.view = view
+            self.zoom = zoom
+            self.region = region
+            # Largest |original − reconstruction| (mean over channels) as a share of full scale,
+            # over the visible region at preview resolution, and where it is (x, y image pixels).
+            self.max_error = max_error
+            self.max_error_at = max_error_at
+            self.rank = rank
+
+    class _Rendered(Message, bubble=False):
+        def __init__(self, render: Render) -> None:
+            super().__init__()
+            self.render = render
+
+    class _Failed(Message, bubble=False):
+        def __init__(self, generation: int, text: str) -> None:
+            super().__init__()
+            self.generation = generation
+            self.text = text
+
+    def __init__(
+        self,
+        protocol: str = "auto",
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown preview protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
+        super().__init__(name=name, id=id, classes=classes)
+        self.protocol = protocol
+        self._image_cls = _image_class(protocol)
+        self._units = display_units(protocol)
+        self._decomposition: Any = None
+        self._rank: Any = None
+        self._original_cache: OrderedDict = OrderedDict()
+        self._centre: tuple[float, float] = (0.0, 0.0)
+        self._generation = 0
+        self._resize_timer = None
+        self.last_render: Render | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="pp-views"):
+            with Vertical(id="pp-left", classes="pp-col"):
+                yield Static("", id="pp-left-label", classes="pp-label", markup=False)
+                yield self._image_cls(id="pp-left-image", classes="pp-image")
+            with Vertical(id="pp-right", classes="pp-col"):
+                yield Static("", id="pp-right-label", classes="pp-label", markup=False)
+                yield self._image_cls(id="pp-right-image", classes="pp-image")
+        yield Static("", id="pp-message", markup=False)
+        yield Static("", id="pp-status", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#pp-views").display = False
+        self.query_one("#pp-message", Static).update("no image yet")
+
+    # ---- public API ----------------------------------------------------------------
+    def show(self, decomposition: Any, rank: Any) -> None:
+        """Render `decomposition` at `rank` (call on the UI thread after every change)."""
+        if decomposition is not self._decomposition:
+            old = self._decomposition
+            self._original_cache = OrderedDict()
+            if old is None or (old.width, old.height) != (decomposition.width, decomposition.height):
+                self._centre = (decomposition.width / 2, decomposition.height / 2)
+                self.set_reactive(PreviewPane.zoom, "fit")
+            self._decomposition = decomposition
+        self._rank = rank
+        self._request_render()
+
+    def clear(self, message: str = "") -> None:
+        """Show a text instead of images; renders still in flight are dropped."""
+        self._generation += 1
+        self._decomposition = None
+        self._rank = None
+        self._original_cache = OrderedDict()
+        self.last_render = None
+        self._show_message(message)
+
+    def cycle_view(self) -> None:
+        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
+
+    def toggle_flip(self) -> None:
+        self.flipped = not self.flipped
+
+    def zoom_in(self) -> None:
+        levels = self._levels()
+        i = levels.index(self.zoom) if self.zoom in levels else 0
+        self.zoom = levels[min(i + 1, len(levels) - 1)]
+
+    def zoom_out(self) -> None:
+        levels = self._levels()
+        i = levels.index(self.zoom) if self.zoom in levels else 1
+        self.zoom = levels[max(i - 1, 0)]
+
+    def zoom_fit(self) -> None:
+        self.zoom = "fit"
+
+    def pan(self, dx: float, dy: float) -> None:
+        """Move the view by dx, dy steps of 1/8 of the visible width and height."""
+        dec = self._decomposition
+        if dec is None or self.zoom == "fit":
+            return
+        region, _, _ = self._geometry()
+        step_x = max(1, round((region[2] - region[0]) * PAN_STEP))
+        step_y = max(1, round((region[3] - region[1]) * PAN_STEP))
+        self._centre = (self._centre[0] + dx * step_x, self._centre[1] + dy * step_y)
+        _, _, self._centre = self._geometry()
+        if self._geometry()[0] != region:
+            self._request_render()
+
+    @property
+    def image_region(self) -> Region | None:
+        """The image region shown now (None before the first image)."""
+        return None if self._decomposition is None else self._geometry()[0]
+
+    # ---- actions -------------------------------------------------------------------
+    def action_zoom_in(self) -> None:
+        self.zoom_in()
+
+    def action_zoom_out(self) -> None:
+        self.zoom_out()
+
+    def action_zoom_fit(self) -> None:
+        self.zoom_fit()
+
+    def action_pan(self, dx: float, dy: float) -> None:
+        self.pan(dx, dy)
+
+    def action_cycle_view(self) -> None:
+        self.cycle_view()
+
+    def action_toggle_flip(self) -> None:
+        self.toggle_flip()
+
+    def action_cycle_gain(self) -> None:
+        self.gain = GAINS[(GAINS.index(self.gain) + 1) % len(GAINS)] if self.gain in GAINS else DEFAULT_GAIN
+
+    # ---- reactives -----------------------------------------------------------------
+    def validate_view(self, view: str) -> str:
+        if view not in VIEWS:
+            raise ValueError(f"unknown view {view!r}: use one of {', '.join(VIEWS)}")
+        return view
+
+    def validate_zoom(self, zoom: str) -> str:
+        if zoom != "fit" and zoom not in ZOOM_STEPS:
+            raise ValueError(f"unknown zoom {zoom!r}: use fit or one of {', '.join(ZOOM_STEPS)}")
+        return zoom
+
+    def watch_view(self) -> None:
+        self._request_render()
+
+    def watch_zoom(self) -> None:
+        if self._decomposition is not None:
+            _, _, self._centre = self._geometry()
+        self._request_render()
+
+    def watch_flipped(self) -> None:
+        self._request_render()
+
+    def watch_gain(self) -> None:
+        if self.view == "error":
+            self._request_render()
+
+    def on_resize(self) -> None:
+        # Terminal resizes arrive in bursts: render once they settle, at the new size.
+        if self._resize_timer is not None:
+            self._resize_timer.stop()
+        self._resize_timer = self.set_timer(0.1, self._request_render)
+
+    # ---- geometry ------------------------------------------------------------------
+    def _pane_px(self, view: str | None = None) -> tuple[int, int]:
+        """Display pixels available to one image in the given view."""
+        cols, rows = self.content_size.width, self.content_size.height
+        image_rows = max(1, rows - 2)  # a label row above, the status row below
+        image_cols = max(1, (cols - 1) // 2) if (view or self.view) == "side" else max(1, cols)
+        return image_cols * self._units[0], image_rows * self._units[1]
+
+    def _levels(self) -> list[str]:
+        dec = self._decomposition
+        if dec is None:
+            return ["fit", *ZOOM_STEPS]
+        return zoom_levels((dec.width, dec.height), self._pane_px())
+
+    def _geometry(self) -> tuple[Region, tuple[int, int], tuple[float, float]]:
+        dec = self._decomposition
+        return view_region((dec.width, dec.height), self._pane_px(), self.zoom, self._centre)
+
+    # ---- rendering -----------------------------------------------------------------
+    def _request_render(self) -> None:
+        if not self.is_mounted or self._decomposition is None:
+            return
+        if self.content_size.width < 3 or self.content_size.height < 3:
+            return  # not laid out yet: the first resize renders
+        self._generation += 1
+        region, out_size, _ = self._geometry()
+        job = _Job(
+            generation=self._generation,
+            decomposition=self._decomposition,
+            rank=self._rank,
+            view=self.view,
+            flipped=self.flipped,
+            zoom=self.zoom,
+            gain=self.gain,
+            region=region,
+            out_size=out_size,
+            units=self._units,
+            original_cache=self._original_cache,
+        )
+        self._update_status(region)
+        self._render_worker(job)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
+    def _render_worker(self, job: _Job) -> None:
+        worker = get_current_worker()
+        try:
+            render = render_job(job)
+        except SvdlensError as exc:
+            if not worker.is_cancelled:
+                self.post_message(self._Failed(job.generation, str(exc)))
+            return
+        if not worker.is_cancelled:
+            self.post_message(self._Rendered(render))
+
+    @on(_Rendered)
+    def _on_rendered(self, message: _Rendered) -> None:
+        render = message.render
+        if render.generation != self._generation:
+            return  # a newer render was asked for: stale results never win
+        self.query_one("#pp-message").display = False
+        self.query_one("#pp-views").display = True
+        left_col = self.query_one("#pp-left")
+        left_col.display = render.left_image is not None
+        if render.left_image is not None:
+            self._set_image("#pp-left-image", render.left_image)
+            self.query_one("#pp-left-label", Static).update(render.left_label)
+        self._set_image("#pp-right-image", render.main_image)
+        self.query_one("#pp-right-label", Static).update(render.main_label)
+        self.last_render = render
+        self._update_status(render.region)
+        self.post_message(
+            self.Updated(render.view, render.zoom, render.region, render.max_error, render.max_error_at, render.rank)
+        )
+
+    @on(_Failed)
+    def _on_failed(self, message: _Failed) -> None:
+        if message.generation == self._generation:
+            self._show_message(message.text)
+
+    def _set_image(self, selector: str, image: PILImage.Image) -> None:
+        widget = self.query_one(selector)
+        ux, uy = self._units
+        # Exact cell counts: the renderer then draws the image pixel for pixel.
+        widget.styles.width = image.width // ux
+        widget.styles.height = image.height // uy
+        widget.image = image
+
+    def _show_message(self, text: str) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one("#pp-views").display = False
+        message = self.query_one("#pp-message", Static)
+        message.display = True
+        message.update(text)
+        self.query_one("#pp-status", Static).update("")
+
+    def _update_status(self, region: Region) -> None:
+        dec = self._decomposition
+        if dec is None:
+            return
+        left, top, right, bottom = region
+        if self.zoom == "fit":
+            scale = fit_scale((dec.width, dec.height), self._pane_px())
+            zoom = f"fit ({'1:' + format(1 / scale, '.1f') if scale < 1 else format(scale, '.1f') + ':1'})"
+        else:
+            zoom = self.zoom
+        text = (
+            f"{zoom}  x {left}–{right} / {dec.width} {minimap(left, right, dec.width)}"
+            f"  y {top}–{bottom} / {dec.height} {minimap(top, bottom, dec.height)}"
+        )
+        if self.view == "error":
+            text += f"  gain ×{self.gain}"
+        if self.has_focus:
+            text += "  ·  ] [ zoom  0 fit  hjkl pan  v view  f flip" + ("  g gain" if self.view == "error" else "")
+        self.query_one("#pp-status", Static).update(text)
+
+    def on_focus(self) -> None:
+        if self.last_render is not None:
+            self._update_status(self.last_render.region)
+
+    def on_blur(self) -> None:
+        if self.last_render is not None:
+            self._update_status(self.last_render.region)
+
+
+__all__ = ["PreviewPane", "Render", "PROTOCOLS", "VIEWS", "ZOOM_STEPS", "view_region", "zoom_levels"]
