@@ -1,0 +1,697 @@
+"""The svdlens app: pick an image, change the rank from the keyboard, see what it costs and buys.
+
+Threading: the event loop never does numeric work. Thread workers (one exclusive group per
+kind: "decompose", "measure", "target", "save"; the preview pane has its own "preview")
+call core and post messages. Every result carries the generation it was asked for; a
+result whose generation is no longer current is dropped, so a stale one never wins.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DirectoryTree, Footer, Header, Input, Label, ProgressBar, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from core.errors import Cancelled, SvdlensError
+from core.imageio import SourceImage, read_image, sample_image_path
+
+# textual-image probes the terminal when imported: that has to happen before the app runs.
+from tui.preview import PreviewPane
+from tui.dialogs import HelpScreen, PathScreen
+from tui.widgets import (
+    IMAGE_SUFFIXES,
+    ImagePicker,
+    RankInput,
+    RankRequest,
+    SizesTable,
+    SpectrumPlot,
+    TableState,
+    parse_rank_request,
+)
+
+CLASSIC_RANKS = (500, 250, 100, 50, 25, 10)
+ENERGY_PRESETS = (0.90, 0.99, 0.999)
+DEFAULT_RANK = 50
+MEASURE_DELAY = 0.12  # s of quiet after a rank change before the costly numbers are measured
+
+
+@dataclass
+class Loaded:
+    """One decomposed image and the curves the UI reads without computing."""
+
+    source: SourceImage
+    mode: str
+    dec: object  # core.svd.Decomposition
+    energy: np.ndarray  # kept energy share for ranks 1..max_rank
+    log_sigma: list[float]  # log10 of the combined singular values, ranks 1..max_rank
+
+    @property
+    def method(self) -> str:
+        description = getattr(self.dec, "description", None)
+        if description:
+            return str(description)
+        return "exact SVD" if self.dec.exact else f"randomized SVD, ranks ≤ {self.dec.max_rank}"
+
+
+# ---- messages from workers ------------------------------------------------------------------
+
+
+class LoadProgress(Message):
+    def __init__(self, generation: int, text: str, done: int, total: int) -> None:
+        super().__init__()
+        self.generation, self.text, self.done, self.total = generation, text, done, total
+
+
+class LoadDone(Message):
+    def __init__(self, generation: int, loaded: Loaded) -> None:
+        super().__init__()
+        self.generation, self.loaded = generation, loaded
+
+
+class LoadFailed(Message):
+    def __init__(self, generation: int, path: Path, text: str) -> None:
+        super().__init__()
+        self.generation, self.path, self.text = generation, path, text
+
+
+class Measured(Message):
+    def __init__(self, generation: int, loaded: Loaded, rank: int, values: dict) -> None:
+        super().__init__()
+        self.generation, self.loaded, self.rank, self.values = generation, loaded, rank, values
+
+
+class TargetResolved(Message):
+    def __init__(self, generation: int, request: RankRequest, rank: int | None, text: str) -> None:
+        super().__init__()
+        self.generation, self.request, self.rank, self.text = generation, request, rank, text
+
+
+class Saved(Message):
+    def __init__(self, path: Path | None, size: int, text: str) -> None:
+        super().__init__()
+        self.path, self.size, self.text = path, size, text
+
+
+# ---- optional core modules (written by other engineers; the app says what is missing) ------
+
+
+def _svdz():
+    try:
+        from core import svdz
+    except ImportError:
+        return None
+    return svdz
+
+
+def _jpeg():
+    try:
+        from core import jpeg
+    except ImportError:
+        return None
+    return jpeg
+
+
+# ---- numeric work, run only inside thread workers -------------------------------------------
+
+
+def _curves(dec) -> tuple[np.ndarray, list[float]]:
+    energy = np.asarray(dec.energy_curve(), dtype=np.float64)
+    sig = [np.asarray(s[: dec.max_rank], dtype=np.float64) for s in dec.singular_values]
+    combined = np.sqrt(sum(s**2 for s in sig))
+    floor = max(float(combined[0]) * 1e-12, 1e-30) if combined.size else 1e-30
+    return energy, [float(v) for v in np.log10(np.maximum(combined, floor))]
+
+
+def _measure(loaded: Loaded, rank: int) -> dict:
+    """The costly numbers for one rank, from core.report so they match `svdlens report`."""
+    from core.report import rank_row
+
+    row = rank_row(loaded.source, loaded.dec, rank)
+    out = {"psnr": row.psnr_db, "ssim": row.ssim, "png_bytes": row.png_bytes}
+    extra = row.extra
+    if "container_bytes" not in extra:
+        out["svdz_note"] = "needs core.svdz (not in this build)"
+        out["jpeg_note"] = "needs the .svdz size"
+        return out
+    out["svdz_bytes"] = extra["container_bytes"]
+    out["svdz_psnr"] = extra.get("container_psnr_db")
+    if "jpeg_bytes" not in extra:
+        out["jpeg_note"] = "needs core.jpeg (not in this build)"
+    elif extra["jpeg_bytes"] is None:
+        out["jpeg_note"] = "no JPEG fits in so few bytes"
+    else:
+        out.update(jpeg_bytes=extra["jpeg_bytes"], jpeg_quality=extra["jpeg_quality"],
+                   jpeg_psnr=extra["jpeg_psnr_db"], jpeg_ssim=extra.get("jpeg_ssim"))
+    return out
+
+
+def _save(loaded: Loaded, rank: int, path: Path) -> int:
+    """Write the rank-r reconstruction (by suffix) or the .svdz atomically; returns the bytes written."""
+    from core.outputs import check_output, output_kind, write_atomic, write_image
+
+    src = loaded.source
+    check_output(path, src.path)
+    if output_kind(path) == "svdz":
+        svdz = _svdz()
+        if svdz is None:
+            raise SvdlensError(f"{path}: .svdz needs core.svdz, which is not in this build")
+        write_atomic(path, svdz.encode(loaded.dec, rank, bit_depth=src.bit_depth), src.path)
+    else:
+        write_image(path, loaded.dec.reconstruct(rank), src.bit_depth, src.path)
+    return path.stat().st_size
+
+
+# ---- the app -------------------------------------------------------------------------------
+
+
+class SvdlensApp(App[int]):
+    """Truncated-SVD image compression, measured honestly, driven by the keyboard."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "svdlens"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
+
+    BINDINGS = [
+        Binding("f1", "help", "help", id="help"),
+        Binding("f2,ctrl+o", "open", "open", id="open"),
+        Binding("f3,ctrl+s", "save", "save", id="save"),
+        Binding("f4", "toggle_mode", "grey/colour", id="mode"),
+        Binding("f5", "cycle_view", "view", id="view"),
+        Binding("f6", "flip", "A/B", id="flip"),
+        Binding("f7", "next_preset", "500…10", id="preset"),
+        Binding("f8", "next_energy", "energy", id="energy"),
+        Binding("plus,equals_sign", "step_rank(1)", "rank+1", key_display="+", id="rank-up"),
+        Binding("minus,underscore", "step_rank(-1)", "rank−1", key_display="-", id="rank-down"),
+        Binding("pageup", "step_rank(10)", "+10", key_display="PgUp", id="rank-up-10"),
+        Binding("pagedown", "step_rank(-10)", "−10", key_display="PgDn", id="rank-down-10"),
+        Binding("asterisk", "scale_rank(2)", "×2", key_display="*", id="rank-double"),
+        Binding("slash", "scale_rank(0.5)", "÷2", key_display="/", id="rank-halve"),
+        Binding("ctrl+q", "quit", "quit", priority=True, id="quit"),
+    ]
+
+    def __init__(self, path: Path | None = None, *, preview: str = "auto", mode: str = "colour",
+                 device: str = "auto", rank: int = DEFAULT_RANK) -> None:
+        super().__init__()
+        self.image_path = Path(path) if path is not None else sample_image_path()
+        self.preview_protocol = preview
+        self.mode = mode
+        self.device = device
+        self.rank = rank
+        self.loaded: Loaded | None = None
+        self._cache: dict[tuple[str, str], Loaded] = {}
+        self._load_generation = 0
+        self._rank_generation = 0
+        self._measure_timer = None
+        self._preset_index = -1
+        self._energy_index = -1
+        self.last_error: str | None = None  # the last message shown as an error (tests read it)
+
+    # ---- layout ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◧")
+        with Horizontal(id="body"):
+            with Vertical(id="picker-pane"):
+                yield Label("images", id="picker-title")
+                yield ImagePicker(self._picker_root(), id="picker")
+            with Vertical(id="main"):
+                with Horizontal(id="controls"):
+                    yield Label("rank", id="rank-label")
+                    yield RankInput(id="rank", compact=True)
+                    yield Label("", id="rank-status")
+                    yield ProgressBar(id="progress", show_eta=False, show_percentage=False)
+                yield PreviewPane(protocol=self.preview_protocol, id="preview")
+                with Horizontal(id="results"):
+                    yield SizesTable(id="table")
+                    yield SpectrumPlot(id="spectrum")
+        yield Footer(compact=True)
+
+    def _picker_root(self) -> Path:
+        folder = self.image_path.parent
+        return folder if folder.is_dir() else Path.cwd()
+
+    def on_mount(self) -> None:
+        self.query_one(ProgressBar).display = False
+        rank_field = self.query_one(RankInput)
+        rank_field.value = str(self.rank)
+        rank_field.focus()
+        self._set_status("loading…")
+        self.open_image(self.image_path)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_layout)
+
+    def _fit_layout(self) -> None:
+        width, height = self.size
+        self.query_one(SizesTable).set_compact(height < 40 or width < 100)
+
+    # ---- status text -----------------------------------------------------------------------
+    def _set_status(self, text: str, error: bool = False) -> None:
+        label = self.query_one("#rank-status", Label)
+        label.update(text)
+        label.set_class(error, "-error")
+        if error:
+            self.last_error = text
+
+    # ---- opening ---------------------------------------------------------------------------
+    def open_image(self, path: Path, mode: str | None = None) -> None:
+        """Load and decompose path (in a worker); the current image stays until it succeeds."""
+        mode = mode or self.mode
+        self._load_generation += 1
+        key = (str(Path(path).resolve()), mode)
+        if key in self._cache:
+            self._install(self._cache[key])
+            return
+        bar = self.query_one(ProgressBar)
+        bar.update(total=None, progress=0)
+        bar.display = True
+        self.add_class("-busy")
+        self._set_status(f"opening {Path(path).name}…")
+        self._decompose_worker(Path(path), mode, self._load_generation)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="decompose")
+    def _decompose_worker(self, path: Path, mode: str, generation: int) -> None:
+        worker = get_current_worker()
+        if worker.is_cancelled:
+            return
+        try:
+            source = read_image(path, mode)  # also decodes .svdz files
+            if worker.is_cancelled:
+                return
+            self.post_message(LoadProgress(generation, f"decomposing {source.width}×{source.height}…", 0, 0))
+            from core.svd import decompose
+
+            def progress(done: int, total: int) -> None:
+                self.post_message(LoadProgress(generation, f"decomposing: channel {done}/{total}", done, total))
+
+            dec = decompose(source.pixels, device=self.device, progress=progress,
+                            should_cancel=lambda: worker.is_cancelled)
+            energy, log_sigma = _curves(dec)
+            self.post_message(LoadDone(generation, Loaded(source, mode, dec, energy, log_sigma)))
+        except Cancelled:
+            return
+        except SvdlensError as exc:
+            self.post_message(LoadFailed(generation, path, str(exc)))
+        except MemoryError:
+            self.post_message(LoadFailed(generation, path, f"{path}: not enough memory to decompose this image"))
+        except Exception as exc:  # anything unexpected: say so, keep the app alive
+            self.post_message(LoadFailed(generation, path, f"{path}: unexpected error: {type(exc).__name__}: {exc}"))
+
+    def on_load_progress(self, message: LoadProgress) -> None:
+        if message.generation != self._load_generation:
+            return
+        bar = self.query_one(ProgressBar)
+        if message.total:
+            bar.update(total=message.total, progress=message.done)
+        self._set_status(message.text)
+
+    def on_load_done(self, message: LoadDone) -> None:
+        if message.generation != self._load_generation:
+            return
+        loaded = message.loaded
+        self._cache = {k: v for k, v in self._cache.items() if k[0] == str(loaded.source.path.resolve())}
+        self._cache[(str(loaded.source.path.resolve()), loaded.mode)] = loaded
+        self._install(loaded)
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        if message.generation != self._load_generation:
+            return
+        self._end_busy()
+        self.notify(message.text, title="cannot open", severity="error", timeout=8)
+        self.last_error = message.text
+        if self.loaded is None:
+            self.query_one(PreviewPane).clear(f"{message.text}\nF2 opens another image")
+            self._set_status("no image: F2 opens one", error=True)
+        else:
+            self._set_status(f"kept {self.loaded.source.path.name}", error=False)
+
+    def _end_busy(self) -> None:
+        self.query_one(ProgressBar).display = False
+        self.remove_class("-busy")
+
+    def _install(self, loaded: Loaded) -> None:
+        self._end_busy()
+        self.loaded = loaded
+        self.image_path = loaded.source.path
+        self.mode = loaded.mode
+        src = loaded.source
+        notes = f" · {'; '.join(src.notes)}" if src.notes else ""
+        self.sub_title = (f"{src.path.name} · {src.width}×{src.height} · {loaded.mode} · "
+                          f"{src.bit_depth}-bit · {loaded.method}{notes}")
+        for note in src.notes:
+            self.notify(f"{src.path.name}: {note}", timeout=5)
+        self.query_one(SpectrumPlot).set_curve(loaded.log_sigma, list(loaded.energy))
+        self._apply_rank(self.rank, quiet_clamp=False)
+
+    # ---- rank ------------------------------------------------------------------------------
+    def _clamp(self, rank: int) -> tuple[int, str | None]:
+        dec = self.loaded.dec
+        if rank < 1:
+            return 1, "rank 1 is the smallest"
+        if rank > dec.max_rank:
+            limit = "min(H, W)" if dec.max_rank == dec.full_rank else "the ranks computed"
+            return dec.max_rank, f"rank {rank} is above {limit} = {dec.max_rank}: showing {dec.max_rank}"
+        return rank, None
+
+    def _apply_rank(self, rank: int, *, quiet_clamp: bool = True, note: str | None = None) -> None:
+        """Make rank current everywhere: input, preview, sparkline marker, table (measured later)."""
+        self._rank_generation += 1
+        if self.loaded is None:
+            self.rank = max(1, rank)
+            self._sync_input()
+            return
+        rank, clamp_note = self._clamp(rank)
+        self.rank = rank
+        self._sync_input()
+        if clamp_note and not quiet_clamp:
+            self._set_status(clamp_note, error=True)
+        elif note:
+            self._set_status(note)
+        else:
+            self._set_status(self._rank_summary())
+        self.query_one(PreviewPane).show(self.loaded.dec, rank)
+        self.query_one(SpectrumPlot).set_rank(rank)
+        self.query_one(SizesTable).show_state(self._quick_state(rank))
+        if self._measure_timer is not None:
+            self._measure_timer.stop()
+        self._measure_timer = self.set_timer(MEASURE_DELAY, self._start_measure)
+
+    def _rank_summary(self) -> str:
+        energy = self.loaded.energy[self.rank - 1] * 100
+        return f"rank {self.rank} of {self.loaded.dec.max_rank} · {energy:.2f} % energy"
+
+    def _sync_input(self) -> None:
+        field = self.query_one(RankInput)
+        text = str(self.rank)
+        if field.value != text:
+            with field.prevent(Input.Changed):
+                field.value = text
+            field.cursor_position = len(text)
+
+    def _quick_state(self, rank: int) -> TableState:
+        loaded = self.loaded
+        dec, src = loaded.dec, loaded.source
+        h, w = dec.height, dec.width
+        c = len(dec.channels)
+        preview = self.query_one(PreviewPane).last_render
+        state = TableState(
+            rank=rank, max_rank=dec.max_rank, full_rank=dec.full_rank, method=loaded.method,
+            shape=tuple(src.pixels.shape), file_bytes=src.file_bytes,
+            file_suffix=src.path.suffix.lstrip(".").upper() or "file",
+            energy=float(loaded.energy[rank - 1]), psnr_estimate=0.0,
+            float32_bytes=rank * (h + w + 1) * 4 * c,
+            raw_bytes=src.raw_bytes,
+        )
+        if preview is not None and preview.rank == rank:
+            state.max_error, state.max_error_at = preview.max_error, preview.max_error_at
+        return state
+
+    def _start_measure(self) -> None:
+        self._measure_timer = None
+        if self.loaded is not None:
+            self._measure_worker(self.loaded, self.rank, self._rank_generation)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="measure")
+    def _measure_worker(self, loaded: Loaded, rank: int, generation: int) -> None:
+        worker = get_current_worker()
+        if worker.is_cancelled:
+            return
+        try:
+            values = _measure(loaded, rank)
+        except SvdlensError as exc:
+            values = {"svdz_note": str(exc)}
+        except Exception as exc:
+            values = {"svdz_note": f"unexpected error: {type(exc).__name__}: {exc}"}
+        if not worker.is_cancelled:
+            self.post_message(Measured(generation, loaded, rank, values))
+
+    def on_measured(self, message: Measured) -> None:
+        if message.generation != self._rank_generation or message.loaded is not self.loaded:
+            return  # a newer rank or image is current: this result is stale
+        table = self.query_one(SizesTable)
+        state = table.state
+        if state is None or state.rank != message.rank:
+            state = self._quick_state(message.rank)
+        for key, value in message.values.items():
+            setattr(state, key, value)
+        state.measuring = False
+        table.show_state(state)
+
+    @on(PreviewPane.Updated)
+    def _preview_updated(self, message: PreviewPane.Updated) -> None:
+        table = self.query_one(SizesTable)
+        state = table.state
+        if state is not None and message.rank == state.rank and self.loaded is not None:
+            state.max_error, state.max_error_at = message.max_error, message.max_error_at
+            table.show_state(state)
+
+    # ---- rank field ------------------------------------------------------------------------
+    @on(Input.Changed, "#rank")
+    def _rank_typed(self, event: Input.Changed) -> None:
+        try:
+            request = parse_rank_request(event.value)
+        except ValueError as exc:
+            self._set_status(str(exc), error=True)
+            return
+        if request.kind == "rank" and int(request.value) == self.rank:
+            self._set_status(self._rank_summary() if self.loaded else "")
+        else:
+            self._set_status(f"{request.describe()}: Enter applies")
+
+    @on(Input.Submitted, "#rank")
+    def _rank_submitted(self, event: Input.Submitted) -> None:
+        try:
+            request = parse_rank_request(event.value)
+        except ValueError as exc:
+            self._set_status(str(exc), error=True)
+            return
+        self.request_target(request)
+
+    def request_target(self, request: RankRequest) -> None:
+        if request.kind == "rank":
+            self._apply_rank(int(request.value), quiet_clamp=False)
+            return
+        if self.loaded is None:
+            self._set_status("no image yet", error=True)
+            return
+        self._rank_generation += 1
+        self._set_status(f"finding the rank for {request.describe()}…")
+        self._target_worker(self.loaded, request, self._rank_generation)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="target")
+    def _target_worker(self, loaded: Loaded, request: RankRequest, generation: int) -> None:
+        if get_current_worker().is_cancelled:
+            return
+        dec = loaded.dec
+        try:
+            if request.kind == "energy":
+                from core.select import rank_for_energy
+
+                rank = rank_for_energy(dec, request.value)
+                text = f"rank {rank} keeps {loaded.energy[rank - 1] * 100:.3f} % of the energy (asked {request.value * 100:g} %)"
+            elif request.kind == "psnr":
+                from core.select import rank_for_psnr
+
+                rank = rank_for_psnr(dec, request.value, bit_depth=loaded.source.bit_depth)
+                text = f"rank {rank} is the smallest with PSNR ≥ {request.value:g} dB"
+            else:
+                svdz = _svdz()
+                if svdz is None:
+                    raise SvdlensError("byte budgets need the .svdz container (core.svdz), not in this build")
+                rank = svdz.rank_for_max_bytes(dec, int(request.value), bit_depth=loaded.source.bit_depth)
+                text = f"rank {rank} is the largest whose .svdz fits in {int(request.value):,} bytes".replace(",", " ")
+        except SvdlensError as exc:
+            self.post_message(TargetResolved(generation, request, None, str(exc)))
+            return
+        except Exception as exc:
+            self.post_message(TargetResolved(generation, request, None, f"unexpected error: {type(exc).__name__}: {exc}"))
+            return
+        self.post_message(TargetResolved(generation, request, rank, text))
+
+    def on_target_resolved(self, message: TargetResolved) -> None:
+        if message.generation != self._rank_generation:
+            return  # the rank moved on since this target was asked for
+        if message.rank is None:
+            self._set_status(message.text, error=True)
+            self._sync_input()
+            return
+        self._apply_rank(message.rank, note=message.text)
+
+    # ---- actions ---------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Dialogs and help own the keyboard while they are up (quit still works).
+        if action not in ("quit", "help", "command_palette") and self.screen is not self.screen_stack[0]:
+            return False
+        return True
+
+    def action_step_rank(self, delta: int) -> None:
+        if self.loaded is None:
+            return
+        self._apply_rank(self.rank + int(delta))
+
+    def action_scale_rank(self, factor: float) -> None:
+        if self.loaded is None:
+            return
+        self._apply_rank(max(1, round(self.rank * float(factor))))
+
+    def action_set_rank(self, rank: int) -> None:
+        if self.loaded is not None:
+            self._apply_rank(int(rank), quiet_clamp=False)
+
+    def action_next_preset(self) -> None:
+        if self.loaded is None:
+            return
+        # 500 → 250 → … → 10 → 500; a clamped preset (500 on a 400-pixel image) still moves on.
+        if self.rank in CLASSIC_RANKS:
+            index = (CLASSIC_RANKS.index(self.rank) + 1) % len(CLASSIC_RANKS)
+        else:
+            index = (self._preset_index + 1) % len(CLASSIC_RANKS)
+        self._preset_index = index
+        self._apply_rank(CLASSIC_RANKS[index], quiet_clamp=False)
+
+    def action_next_energy(self) -> None:
+        if self.loaded is None:
+            return
+        self._energy_index = (self._energy_index + 1) % len(ENERGY_PRESETS)
+        self.request_target(RankRequest("energy", ENERGY_PRESETS[self._energy_index]))
+
+    def action_set_energy(self, share: float) -> None:
+        self.request_target(RankRequest("energy", float(share)))
+
+    def action_toggle_mode(self) -> None:
+        self.set_mode("grey" if self.mode == "colour" else "colour")
+
+    def set_mode(self, mode: str) -> None:
+        if mode != self.mode or self.loaded is None:
+            self.open_image(self.image_path, mode)
+            self.mode = mode
+
+    def action_cycle_view(self) -> None:
+        self.query_one(PreviewPane).cycle_view()
+
+    def action_set_view(self, view: str) -> None:
+        self.query_one(PreviewPane).view = view
+
+    def action_flip(self) -> None:
+        self.query_one(PreviewPane).toggle_flip()
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+        else:
+            self.push_screen(HelpScreen())
+
+    def action_open(self) -> None:
+        proposed = str(self.image_path.parent) + os.sep
+        hint = "Enter opens · Escape cancels · images: " + " ".join(sorted(IMAGE_SUFFIXES))
+        self.push_screen(PathScreen("Open image", proposed, hint, id="open-dialog"), self._open_chosen)
+
+    def _open_chosen(self, path: Path | None) -> None:
+        if path is not None:
+            self.open_image(path)
+
+    @on(DirectoryTree.FileSelected, "#picker")
+    def _picked(self, event: DirectoryTree.FileSelected) -> None:
+        event.stop()
+        self.open_image(Path(event.path))
+
+    # ---- saving ----------------------------------------------------------------------------
+    def proposed_save_path(self) -> Path:
+        src = self.image_path
+        name = f"{src.stem}-rank{self.rank}.png"
+        folder = src.parent
+        if folder == sample_image_path().parent or not os.access(folder, os.W_OK):
+            folder = Path.cwd()
+        return folder / name
+
+    def action_save(self) -> None:
+        if self.loaded is None:
+            self._set_status("nothing to save yet", error=True)
+            return
+        hint = "the suffix decides: .png .jpg .webp (reconstruction) or .svdz (factors) · Escape cancels"
+        self.push_screen(PathScreen(f"Save rank {self.rank}", str(self.proposed_save_path()), hint,
+                                    id="save-dialog"), self._save_chosen)
+
+    def _save_chosen(self, path: Path | None) -> None:
+        if path is None or self.loaded is None:
+            return
+        from core.outputs import check_output
+
+        try:
+            check_output(path, self.loaded.source.path)  # refused before any work
+        except SvdlensError as exc:
+            self.on_saved(Saved(None, 0, str(exc)))
+            return
+        self._set_status(f"saving {path.name}…")
+        self._save_worker(self.loaded, self.rank, path)
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="save")
+    def _save_worker(self, loaded: Loaded, rank: int, path: Path) -> None:
+        try:
+            size = _save(loaded, rank, path)
+        except SvdlensError as exc:
+            self.post_message(Saved(None, 0, str(exc)))
+            return
+        except Exception as exc:
+            self.post_message(Saved(None, 0, f"{path}: unexpected error: {type(exc).__name__}: {exc}"))
+            return
+        self.post_message(Saved(path, size, f"rank {rank} → {path} ({size:,} bytes)".replace(",", " ")))
+
+    def on_saved(self, message: Saved) -> None:
+        if message.path is None:
+            self.notify(message.text, title="not saved", severity="error", timeout=8)
+            self.last_error = message.text
+            self._set_status("not saved", error=True)
+        else:
+            self.notify(message.text, title="saved", timeout=6)
+            self._set_status(f"saved {message.path.name}")
+
+    # ---- workers that fail anyway ----------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group in ("decompose", "measure", "target", "save"):
+            error = event.worker.error
+            text = f"unexpected error in {event.worker.group}: {type(error).__name__}: {error}"
+            self.notify(text, severity="error")
+            self.last_error = text
+            if event.worker.group == "decompose":
+                self._end_busy()
+
+    # ---- command palette -------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Open image…", "Open an image by path (F2)", self.action_open)
+        yield SystemCommand("Save…", "Save the reconstruction or the .svdz (F3)", self.action_save)
+        for rank in CLASSIC_RANKS:
+            yield SystemCommand(f"Rank {rank}", f"Show rank {rank}", lambda r=rank: self.action_set_rank(r))
+        for share in ENERGY_PRESETS:
+            yield SystemCommand(f"Energy {share * 100:g} %", f"Smallest rank keeping {share * 100:g} % of Σσ²",
+                                lambda s=share: self.action_set_energy(s))
+        yield SystemCommand("Colour mode: grey", "Decompose the grey image", lambda: self.set_mode("grey"))
+        yield SystemCommand("Colour mode: colour", "Decompose the colour image", lambda: self.set_mode("colour"))
+        for view, text in (("side", "side by side"), ("single", "single large view"), ("error", "error map")):
+            yield SystemCommand(f"Preview: {text}", f"Show the {text}", lambda v=view: self.action_set_view(v))
+        yield SystemCommand("Preview: A/B flip", "Swap the reconstruction for the original (F6)", self.action_flip)
+        yield SystemCommand("Help: keys", "Every key (F1)", self.action_help)
+
+
+def create_app(path: Path | None = None, **options) -> SvdlensApp:
+    """The app factory the tests and the screenshot command reuse."""
+    return SvdlensApp(path, **options)
+
+
+def run_app(path: Path | None, *, preview: str = "auto", mode: str = "colour", device: str = "auto") -> int:
+    """Run the app on path (None: the bundled sample photo); returns the exit code."""
+    app = create_app(path, preview=preview, mode=mode, device=device)
+    result = app.run()
+    return int(app.return_code or 0) if result is None else int(result)

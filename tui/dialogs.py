@@ -1,0 +1,99 @@
+"""Modal screens: help, open a path, save to a path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+# One list, used by the help screen and its test: every key the app answers to.
+KEYS: list[tuple[str, str, str]] = [
+    ("Rank (work everywhere, also while typing in the rank field)", "", ""),
+    ("", "Enter", "apply what is typed: 50 (rank), 99% or 0.99 (energy share), 32dB (PSNR), 200k (bytes)"),
+    ("", "+  −  (or ↑ ↓ in the rank field)", "rank +1 / −1"),
+    ("", "PgUp PgDn  (shift+↑ shift+↓ in the rank field)", "rank +10 / −10"),
+    ("", "*  /", "double / halve the rank"),
+    ("", "F7", "next classic rank: 500 250 100 50 25 10"),
+    ("", "F8", "next energy share: 90 % 99 % 99.9 %"),
+    ("Image and views", "", ""),
+    ("", "F2  ctrl+o", "open an image by path (or pick one in the file pane, Enter opens)"),
+    ("", "F3  ctrl+s", "save the reconstruction (.png .jpg .webp) or the factors (.svdz)"),
+    ("", "F4", "grey / colour"),
+    ("", "F5", "preview: side by side → single → error map"),
+    ("", "F6", "A/B flip: show the original in place of the reconstruction"),
+    ("Preview pane (when it has focus: Tab to it)", "", ""),
+    ("", "← → ↑ ↓  h j k l", "pan (shift: bigger steps)"),
+    ("", "]  [  0", "zoom in / out / fit"),
+    ("", "v  f  g", "view / A/B flip / error-map gain"),
+    ("Everywhere", "", ""),
+    ("", "Tab  shift+Tab", "move between file pane, rank field and preview"),
+    ("", "ctrl+p", "command palette: open, save, rank and energy presets, colour mode, preview modes"),
+    ("", "F1", "this help"),
+    ("", "ctrl+q", "quit"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q", "dismiss", "close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, show_header=False, padding=(0, 2), expand=True)
+        table.add_column(no_wrap=True, style="bold")
+        table.add_column()
+        for section, keys, what in KEYS:
+            if section:
+                table.add_row(Text(section, style="bold underline"), "")
+            else:
+                table.add_row(keys, what)
+        with VerticalScroll(id="help-box"):
+            yield Static(Text("svdlens — keys", style="bold"), id="help-title")
+            yield Static(table, id="help-table")
+            yield Static(
+                Text("JPEG and WebP at the same bytes beat truncated SVD by far on photos; "
+                     "svdlens shows what each rank keeps and costs. Escape or F1 closes.", style="italic"),
+                id="help-foot",
+            )
+
+    async def action_dismiss(self, result=None) -> None:
+        self.dismiss(None)
+
+
+class PathScreen(ModalScreen[Path | None]):
+    """Ask for a path, proposed in an Input the user can edit; Enter confirms, Escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, title: str, proposed: str, hint: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.title_text = title
+        self.proposed = proposed
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Input(value=self.proposed, id="path-input", select_on_focus=False)
+            yield Label(self.hint, classes="dialog-hint")
+            yield Label("", id="path-error", classes="dialog-error")
+
+    def on_mount(self) -> None:
+        field = self.query_one(Input)
+        field.cursor_position = len(field.value)
+        field.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if not text:
+            self.query_one("#path-error", Label).update("type a path, or Escape to cancel")
+            return
+        self.dismiss(Path(text).expanduser())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

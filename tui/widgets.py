@@ -1,0 +1,394 @@
+"""The app's small widgets: rank input (with its parser), image picker, sizes table, singular-value plot.
+
+No numeric work happens here: every number shown was computed by a worker or read
+from curves a worker prepared.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DirectoryTree, Input, Sparkline, Static
+
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".ppm", ".pbm", ".pnm", ".svdz"}
+)
+
+# ---------------------------------------------------------------------------------------------
+# What a person may type in the rank field
+# ---------------------------------------------------------------------------------------------
+
+_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+_RANK_RE = re.compile(r"^\d+$")
+_PERCENT_RE = re.compile(rf"^{_NUMBER}\s*%$")
+_SHARE_RE = re.compile(rf"^(0?\.\d+|1\.0*)$")
+_PSNR_RE = re.compile(rf"^{_NUMBER}\s*db$")
+_BYTES_RE = re.compile(rf"^{_NUMBER}\s*(b|k|kb|kib|m|mb|mib)$")
+_BYTE_UNITS = {"b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2}
+
+RANK_HINT = "a rank (50), an energy share (99% or 0.99), a PSNR (32dB) or a byte budget (200k)"
+
+
+@dataclass(frozen=True)
+class RankRequest:
+    """What the rank field asks for: kind is "rank", "energy" (share in (0, 1]), "psnr" (dB) or "bytes"."""
+
+    kind: str
+    value: float
+
+    def describe(self) -> str:
+        if self.kind == "rank":
+            return f"rank {int(self.value)}"
+        if self.kind == "energy":
+            return f"{self.value * 100:g} % of the energy"
+        if self.kind == "psnr":
+            return f"PSNR {self.value:g} dB"
+        return f"at most {int(self.value):,} bytes".replace(",", " ")
+
+
+def parse_rank_request(text: str) -> RankRequest:
+    """Parse the rank field; raises ValueError with a message a person can act on."""
+    t = text.strip().lower().replace(" ", "")
+    if not t:
+        raise ValueError(f"type {RANK_HINT}")
+    if _RANK_RE.match(t):
+        rank = int(t)
+        if rank < 1:
+            raise ValueError("rank must be at least 1")
+        return RankRequest("rank", rank)
+    if t.startswith("-"):
+        raise ValueError(f"{text.strip()!r}: negative values make no sense here; type {RANK_HINT}")
+    if m := _PERCENT_RE.match(t):
+        share = float(m.group(1)) / 100
+        if not 0 < share <= 1:
+            raise ValueError(f"{text.strip()!r}: an energy share must be above 0 % and at most 100 %")
+        return RankRequest("energy", share)
+    if _SHARE_RE.match(t):
+        share = float(t)
+        if not 0 < share <= 1:
+            raise ValueError(f"{text.strip()!r}: an energy share must be above 0 and at most 1")
+        return RankRequest("energy", share)
+    if m := _PSNR_RE.match(t):
+        db = float(m.group(1))
+        if db <= 0:
+            raise ValueError(f"{text.strip()!r}: a PSNR target must be above 0 dB")
+        return RankRequest("psnr", db)
+    if m := _BYTES_RE.match(t):
+        n = float(m.group(1)) * _BYTE_UNITS[m.group(2)]
+        if n < 1:
+            raise ValueError(f"{text.strip()!r}: a byte budget must be at least 1 byte")
+        return RankRequest("bytes", int(n))
+    if re.match(rf"^{_NUMBER}$", t):
+        raise ValueError(f"{text.strip()!r}: a rank is a whole number; a share is 0.99 or 99%")
+    raise ValueError(f"{text.strip()!r} is not understood: type {RANK_HINT}")
+
+
+class RankInput(Input):
+    """The rank field. The rank keys work while it has focus: they are bound at priority here
+    because a focused Input would otherwise swallow + - * / as text."""
+
+    BINDINGS = [
+        Binding("plus,equals_sign", "app.step_rank(1)", "rank +1", show=False, priority=True),
+        Binding("minus,underscore", "app.step_rank(-1)", "rank −1", show=False, priority=True),
+        Binding("up", "app.step_rank(1)", show=False, priority=True),
+        Binding("down", "app.step_rank(-1)", show=False, priority=True),
+        Binding("shift+up,pageup", "app.step_rank(10)", show=False, priority=True),
+        Binding("shift+down,pagedown", "app.step_rank(-10)", show=False, priority=True),
+        Binding("asterisk", "app.scale_rank(2)", show=False, priority=True),
+        Binding("slash", "app.scale_rank(0.5)", show=False, priority=True),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(
+            placeholder="50 · 99% · 32dB · 200k",
+            restrict=r"[0-9.,%a-zA-Z ]*",
+            max_length=16,
+            select_on_focus=False,
+            **kwargs,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# File picker
+# ---------------------------------------------------------------------------------------------
+
+
+class ImagePicker(DirectoryTree):
+    """A DirectoryTree that lists folders and image files (including .svdz) only."""
+
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        out = []
+        for p in paths:
+            if p.name.startswith("."):
+                continue
+            try:
+                if p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES:
+                    out.append(p)
+            except OSError:  # unreadable entries are left out rather than breaking the tree
+                continue
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Sizes and quality
+# ---------------------------------------------------------------------------------------------
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "…"
+    for unit, size in (("MB", 1000**2), ("kB", 1000)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def exact_bytes(n: int | None) -> str:
+    return "…" if n is None else f"{n:,}".replace(",", " ")
+
+
+def _db(x: float | None) -> str:
+    if x is None:
+        return "…"
+    return "∞" if math.isinf(x) else f"{x:.2f} dB"
+
+
+def _ssim(x: float | None) -> str:
+    return "…" if x is None else f"{x:.4f}"
+
+
+@dataclass
+class TableState:
+    """Everything the sizes table shows; None means "still being measured"."""
+
+    rank: int
+    max_rank: int
+    full_rank: int
+    method: str  # "exact SVD" or a description of the randomized decomposition
+    shape: tuple[int, ...]
+    file_bytes: int
+    file_suffix: str
+    energy: float
+    psnr_estimate: float
+    float32_bytes: int
+    raw_bytes: int
+    psnr: float | None = None
+    ssim: float | None = None
+    png_bytes: int | None = None
+    svdz_bytes: int | None = None
+    svdz_psnr: float | None = None
+    svdz_ssim: float | None = None
+    jpeg_bytes: int | None = None
+    jpeg_quality: int | None = None
+    jpeg_psnr: float | None = None
+    jpeg_ssim: float | None = None
+    jpeg_note: str | None = None  # why there is no JPEG row
+    svdz_note: str | None = None
+    max_error: float | None = None
+    max_error_at: tuple[int, int] | None = None
+    measuring: bool = True
+
+
+def verdict(state: TableState) -> str:
+    """The plain statement about JPEG at equal bytes."""
+    if state.jpeg_psnr is not None and state.svdz_psnr is not None:
+        gain = state.jpeg_psnr - state.svdz_psnr
+        if gain > 0:
+            return (f"JPEG at the same bytes is far better: {gain:+.1f} dB PSNR. "
+                    "Truncated SVD shows what rank keeps; it is not a good image codec.")
+        return f"Here JPEG at the same bytes is not better ({gain:+.1f} dB): an unusual image for SVD."
+    return ("JPEG and WebP at the same bytes beat every SVD variant by 8–17 dB on photos: "
+            "truncated SVD shows what rank keeps; it is not a good image codec.")
+
+
+def _share(n: int | None, of: int) -> str:
+    if n is None or of <= 0:
+        return ""
+    return f"{100 * n / of:.0f} %"
+
+
+class SizesTable(Static):
+    """A rich table of real sizes and quality for the current rank."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self.state: TableState | None = None
+        self.compact = False
+
+    def show_state(self, state: TableState | None) -> None:
+        self.state = state
+        self.update(self._render_state())
+
+    def set_compact(self, compact: bool) -> None:
+        if compact != self.compact:
+            self.compact = compact
+            self.update(self._render_state())
+
+    def _quality_line(self, s: TableState) -> Text:
+        max_err = "…" if s.max_error is None else f"{s.max_error * 255:.0f}/255"
+        if s.max_error is not None and s.max_error_at is not None:
+            max_err += f" at ({s.max_error_at[0]}, {s.max_error_at[1]})"
+        line = Text()
+        line.append(f"rank {s.rank}", style="bold")
+        line.append(f" / {s.max_rank}")
+        if s.max_rank != s.full_rank:
+            line.append(f" (of {s.full_rank})")
+        line.append(f" · {s.method} · energy ")
+        line.append(f"{s.energy * 100:.2f} %", style="bold")
+        line.append(" · PSNR ")
+        line.append(_db(s.psnr), style="bold")
+        line.append(" · SSIM ")
+        line.append(_ssim(s.ssim), style="bold")
+        line.append(f" · largest error (preview) {max_err}")
+        return line
+
+    def _render_state(self):
+        s = self.state
+        if s is None:
+            return Text("No image yet.", style="dim")
+        if self.compact:
+            return self._render_compact(s)
+        h, w = s.shape[:2]
+        c = 1 if len(s.shape) == 2 else s.shape[2]
+        table = Table(expand=False, box=None, padding=(0, 1), header_style="bold", show_edge=False)
+        table.add_column(f"sizes at rank {s.rank}", no_wrap=True, min_width=24)
+        table.add_column("bytes", justify="right", no_wrap=True, min_width=9)
+        table.add_column("of file", justify="right", no_wrap=True)
+        table.add_column("PSNR", justify="right", no_wrap=True, min_width=8)
+        table.add_column("SSIM", justify="right", no_wrap=True, min_width=6)
+        of = s.file_bytes
+        notes = []
+        table.add_row(f"original file ({s.file_suffix})", exact_bytes(s.file_bytes), "100 %", "", "")
+        table.add_row(f"raw pixels {w}×{h}×{c}", exact_bytes(s.raw_bytes), _share(s.raw_bytes, of), "", "")
+        table.add_row("factors as float32", exact_bytes(s.float32_bytes), _share(s.float32_bytes, of), "", "")
+        if s.svdz_note:
+            table.add_row(".svdz file (real bytes)", "—", "", "", "")
+            notes.append(f".svdz: {s.svdz_note}")
+        else:
+            table.add_row(Text(".svdz file (real bytes)", style="bold"), exact_bytes(s.svdz_bytes),
+                          _share(s.svdz_bytes, of), _db(s.svdz_psnr), _ssim(s.svdz_ssim))
+        if s.jpeg_note:
+            table.add_row("JPEG at the .svdz bytes", "—", "", "", "")
+            notes.append(f"JPEG: {s.jpeg_note}")
+        else:
+            q = "" if s.jpeg_quality is None else f" (q {s.jpeg_quality})"
+            table.add_row(Text(f"JPEG at the .svdz bytes{q}", style="bold"), exact_bytes(s.jpeg_bytes),
+                          _share(s.jpeg_bytes, of), _db(s.jpeg_psnr), _ssim(s.jpeg_ssim))
+        table.add_row("reconstruction as PNG", exact_bytes(s.png_bytes), _share(s.png_bytes, of),
+                      _db(s.psnr), _ssim(s.ssim))
+        from rich.console import Group
+
+        parts = [self._quality_line(s), table]
+        parts += [Text(n, style="dim", overflow="ellipsis", no_wrap=True) for n in notes]
+        parts.append(Text(verdict(s), style="italic"))
+        return Group(*parts)
+
+    def _render_compact(self, s: TableState):
+        from rich.console import Group
+
+        sizes = Text()
+        sizes.append(f"file {human_bytes(s.file_bytes)} · ")
+        sizes.append(".svdz ")
+        sizes.append(s.svdz_note or human_bytes(s.svdz_bytes), style="bold")
+        sizes.append(f" · PNG {human_bytes(s.png_bytes)} · float32 {human_bytes(s.float32_bytes)}"
+                     f" · raw {human_bytes(s.raw_bytes)}")
+        jpeg = Text()
+        if s.jpeg_note:
+            jpeg.append(f"JPEG at equal bytes: {s.jpeg_note}", style="dim")
+        else:
+            jpeg.append(f"JPEG at the .svdz bytes: {_db(s.jpeg_psnr)}, SSIM {_ssim(s.jpeg_ssim)}")
+            if s.jpeg_psnr is not None and s.svdz_psnr is not None:
+                jpeg.append(f" — {s.jpeg_psnr - s.svdz_psnr:+.1f} dB over SVD: JPEG is far better", style="italic")
+        return Group(self._quality_line(s), sizes, jpeg)
+
+
+# ---------------------------------------------------------------------------------------------
+# Singular values
+# ---------------------------------------------------------------------------------------------
+
+
+class SpectrumPlot(Vertical):
+    """log10 σ (largest channel) as a Sparkline, one bar per column, with a marker line under it."""
+
+    DEFAULT_CSS = """
+    SpectrumPlot { height: auto; }
+    SpectrumPlot > Sparkline { height: 3; }
+    SpectrumPlot > #spectrum-marker { height: 1; }
+    SpectrumPlot > #spectrum-title { height: 1; color: $text-muted; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.log_sigma: list[float] = []
+        self.energy: list[float] = []
+        self.rank = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static("singular values (log σ)", id="spectrum-title")
+        yield Sparkline([], id="spectrum-bars")
+        yield Static("", id="spectrum-marker")
+
+    def set_curve(self, log_sigma: list[float], energy: list[float]) -> None:
+        self.log_sigma = list(log_sigma)
+        self.energy = list(energy)
+        self._redraw()
+
+    def set_rank(self, rank: int) -> None:
+        self.rank = rank
+        self._redraw_marker()
+
+    def on_resize(self) -> None:
+        self._redraw()
+
+    def _width(self) -> int:
+        return max(1, self.content_region.width)
+
+    def _columns(self) -> int:
+        return max(1, min(self._width(), len(self.log_sigma)))
+
+    def _column_of(self, rank: int) -> int:
+        n, cols = len(self.log_sigma), self._columns()
+        # Column j holds ranks in [j·n/cols, (j+1)·n/cols): the same split as the bars below.
+        return min(cols - 1, max(0, ((rank - 1) * cols) // max(1, n)))
+
+    def _redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        bars = self.query_one(Sparkline)
+        n, cols = len(self.log_sigma), self._columns()
+        if n == 0:
+            bars.data = []
+        else:
+            # One value per column (max of its ranks), so the Sparkline maps data to columns 1:1.
+            bars.data = [max(self.log_sigma[(j * n) // cols: max((j * n) // cols + 1, ((j + 1) * n) // cols)])
+                         for j in range(cols)]
+            bars.styles.width = cols
+        self._redraw_marker()
+
+    def _redraw_marker(self) -> None:
+        if not self.is_mounted:
+            return
+        marker = self.query_one("#spectrum-marker", Static)
+        title = self.query_one("#spectrum-title", Static)
+        if not self.log_sigma or self.rank < 1:
+            marker.update("")
+            title.update("singular values (log σ)")
+            return
+        cols = self._columns()
+        col = self._column_of(self.rank)
+        line = Text("━" * col, style="bold")
+        line.append("▲", style="bold reverse")
+        line.append("─" * (cols - col - 1), style="dim")
+        marker.update(line)
+        kept = self.energy[self.rank - 1] * 100 if self.rank <= len(self.energy) else float("nan")
+        title.update(Text.assemble(("singular values, log σ · ", "dim"), (f"rank {self.rank}", "bold"),
+                                   (f" keeps {kept:.2f} % energy", "")))
