@@ -1,0 +1,202 @@
+"""The rank table: what each rank costs in real bytes and buys in measured quality.
+
+Everything here is a pure function of (SourceImage, Decomposition, ranks). Quality is
+measured on the reconstruction exactly as it would be saved (rounded to the output bit
+depth) against the original pixels. Sizes follow DESIGN.md "Sizes, honestly"; the
+.svdz and equal-budget JPEG columns appear only when core.svdz / core.jpeg exist, and
+are left out rather than estimated otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from .errors import RankError
+from .imageio import SourceImage, to_integer
+from .metrics import psnr, ssim
+from .outputs import encode_image
+from .svd import Decomposition
+
+CLASSIC_RANKS = (500, 250, 100, 50, 25, 10)
+
+
+def _optional_module(name: str):
+    """core.svdz / core.jpeg, or None while the container work is not in this build."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"core.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"core.{name}":
+            raise  # the module exists but something it needs is missing: a real error
+        return None
+
+
+@dataclass
+class RankRow:
+    rank: int  # the rank used on every channel (after clamping)
+    requested_rank: int
+    clamped: bool  # requested above what the factors serve, so lowered to `rank`
+    channel_ranks: tuple[int, ...]
+    energy: float  # kept share of Σσ², in [0, 1]
+    relative_error: float  # ‖A − A_r‖_F / ‖A‖_F (unclipped, from σ)
+    psnr_db: float  # measured on the saved reconstruction; inf when it equals the original
+    ssim: float | None  # None for images smaller than the 11×11 window
+    original_bytes: int
+    raw_bytes: int
+    factors_float32_bytes: int
+    png_bytes: int
+    extra: dict = field(default_factory=dict)  # container/JPEG columns, only when measured
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out.pop("extra")
+        out["channel_ranks"] = list(self.channel_ranks)
+        out.update(self.extra)
+        return {k: _json_number(v) for k, v in out.items()}
+
+
+def _json_number(value):
+    # JSON has no infinity: an identical reconstruction's PSNR is written as null.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass
+class Report:
+    image: dict
+    rows: list[RankRow]
+    notes: list[str]
+
+    def to_json(self) -> dict:
+        return {"image": dict(self.image), "rows": [r.to_json() for r in self.rows]}
+
+
+def image_info(src: SourceImage, dec: Decomposition) -> dict:
+    return {
+        "path": str(src.path),
+        "format": src.format,
+        "width": src.width,
+        "height": src.height,
+        "channels": src.channels,
+        "bit_depth": src.bit_depth,
+        "mode": src.mode,
+        "colour_space": dec.colour_space,
+        "file_bytes": src.file_bytes,
+        "raw_bytes": src.raw_bytes,
+        "full_rank": dec.full_rank,
+        "max_rank": dec.max_rank,
+        "decomposition": "exact" if dec.exact else "randomized",
+        "notes": list(src.notes),
+    }
+
+
+def clamp_rank(dec: Decomposition, requested: int) -> tuple[int, bool]:
+    """The rank to use for a requested one: ranks above what the factors serve are lowered and flagged."""
+    if isinstance(requested, bool) or not isinstance(requested, (int, np.integer)):
+        raise RankError(f"rank must be a whole number, got {requested!r}")
+    if requested < 1:
+        raise RankError(f"rank must be at least 1, got {requested}")
+    if requested > dec.max_rank:
+        return dec.max_rank, True
+    return int(requested), False
+
+
+def saved_pixels(dec: Decomposition, rank, bit_depth: int) -> np.ndarray:
+    """The rank-r image as it is saved: rounded to the output bit depth, back on [0, 1]."""
+    top = np.float32(65535.0 if bit_depth == 16 else 255.0)
+    return to_integer(dec.reconstruct(rank), bit_depth).astype(np.float32) / top
+
+
+def rank_row(src: SourceImage, dec: Decomposition, requested: int, *, chroma_rank: int | None = None) -> RankRow:
+    """One row of the table. chroma_rank (YCbCr only) gives Cb and Cr their own rank."""
+    rank, clamped = clamp_rank(dec, requested)
+    spec = rank if chroma_rank is None else (rank, min(chroma_rank, dec.max_rank))
+    ranks = dec.channel_ranks(spec)
+    saved = saved_pixels(dec, ranks, src.bit_depth)
+    m, n = dec.height, dec.width
+    row = RankRow(
+        rank=rank,
+        requested_rank=int(requested),
+        clamped=clamped,
+        channel_ranks=ranks,
+        energy=dec.energy(ranks),
+        relative_error=dec.relative_error(ranks),
+        psnr_db=psnr(saved, src.pixels),
+        ssim=ssim(saved, src.pixels),
+        original_bytes=src.file_bytes,
+        raw_bytes=src.raw_bytes,
+        factors_float32_bytes=sum(r * (m + n + 1) * 4 for r in ranks),
+        png_bytes=len(encode_image(saved, ".png", src.bit_depth)),
+    )
+    _container_columns(src, dec, ranks, row)
+    return row
+
+
+def _container_columns(src: SourceImage, dec: Decomposition, ranks: tuple[int, ...], row: RankRow) -> None:
+    svdz = _optional_module("svdz")
+    if svdz is None:
+        return
+    spec = ranks[0] if len(set(ranks)) == 1 else ranks
+    data = svdz.encode(dec, spec, bit_depth=src.bit_depth)
+    row.extra["container_bytes"] = len(data)
+    decoded = np.asarray(svdz.decode(data).pixels, dtype=np.float32)
+    if decoded.shape == src.pixels.shape:
+        row.extra["container_psnr_db"] = psnr(decoded, src.pixels)
+    jpeg = _optional_module("jpeg")
+    if jpeg is None:
+        return
+    result = jpeg.jpeg_at_budget(src.pixels, len(data))
+    row.extra["jpeg_bytes"] = None if result is None else int(result.size_bytes)
+    row.extra["jpeg_quality"] = None if result is None else int(result.quality)
+    row.extra["jpeg_psnr_db"] = None if result is None else float(result.psnr_db)
+    row.extra["jpeg_ssim"] = None if result is None or result.ssim is None else float(result.ssim)
+
+
+def build_report(
+    src: SourceImage,
+    dec: Decomposition,
+    ranks: Iterable[int] = CLASSIC_RANKS,
+    *,
+    chroma_rank: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Rows for each requested rank, in the order given, plus the image's description."""
+    ranks = list(ranks)
+    rows = []
+    notes = []
+    for i, requested in enumerate(ranks):
+        row = rank_row(src, dec, requested, chroma_rank=chroma_rank)
+        if row.clamped:
+            limit = "min(H, W)" if dec.max_rank == dec.full_rank else "the largest rank computed"
+            notes.append(f"rank {requested} is above {limit} = {dec.max_rank} for this {dec.width}×{dec.height} "
+                         f"image: clamped to {row.rank}")
+        rows.append(row)
+        if progress is not None:
+            progress(i + 1, len(ranks))
+    return Report(image=image_info(src, dec), rows=rows, notes=notes)
+
+
+def parse_ranks(text: str) -> list[int]:
+    """"500,250,100" -> [500, 250, 100]; RankError naming the bad entry otherwise."""
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            raise RankError(f"rank {part!r} is not a whole number") from None
+        if value < 1:
+            raise RankError(f"rank must be at least 1, got {value}")
+        out.append(value)
+    if not out:
+        raise RankError(f"no ranks given in {text!r}")
+    return out
+

@@ -1,0 +1,489 @@
+"""The `svdlens` command line: report, compress, decode, and opening the app.
+
+Only the standard library is imported at module level, so `svdlens --help` answers
+at once; numpy/OpenCV/torch, rich and Textual are imported inside the commands.
+Errors are one line on stderr: exit 2 for bad input or usage, 1 for anything
+unexpected (SVDLENS_DEBUG=1 adds the traceback), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+PROG = "svdlens"
+COMMANDS = ("report", "compress", "decode")
+CLASSIC_RANKS = "500,250,100,50,25,10"
+PREVIEWS = ("auto", "sixel", "tgp", "halfcell", "unicode")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of argparse's usage block
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _say(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+# ---- argument parsing -----------------------------------------------------
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _byte_count(text: str) -> int:
+    """N, Nk (×1024) or NM (×1024²) bytes."""
+    units = {"k": 1024, "K": 1024, "m": 1024**2, "M": 1024**2}
+    raw = text.strip()
+    scale = 1
+    if raw and raw[-1] in units:
+        scale, raw = units[raw[-1]], raw[:-1]
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (use e.g. 20000, 20k or 1.5M)") from None
+    import math
+
+    if not (math.isfinite(value) and value > 0) or value * scale > 2**62:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive size")
+    return int(value * scale)
+
+
+def _energy(text: str) -> float:
+    raw = text.strip()
+    percent = raw.endswith("%")
+    try:
+        value = float(raw[:-1] if percent else raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (use e.g. 0.99 or 99%)") from None
+    return value / 100 if percent else value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--grey", "--gray", action="store_true",
+                        help="work on BT.601 luma (one channel) instead of colour")
+    parser.add_argument("--max-pixels", type=_positive_int, default=None, metavar="N",
+                        help="refuse images larger than N pixels (default 100,000,000)")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="where torch computes the SVD")
+
+
+def _report_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=f"{PROG} report", description="Print what each rank costs in bytes and buys in quality.")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--ranks", default=CLASSIC_RANKS, metavar="R1,R2,...",
+                   help=f"ranks to report (default {CLASSIC_RANKS}); ranks above min(H, W) are clamped and flagged")
+    p.add_argument("--ycbcr", action="store_true", help="decompose Y, Cb and Cr instead of R, G and B")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    _common(p)
+    return p
+
+
+def _compress_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=f"{PROG} compress",
+                description="Write the rank-r reconstruction (.png/.jpg/.webp) or the compressed factors (.svdz).")
+    p.add_argument("image", metavar="IMAGE")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--rank", metavar="R", help="keep R singular values per channel")
+    target.add_argument("--energy", type=_energy, metavar="E",
+                        help="smallest rank keeping share E of Σσ² (0.99 or 99%%)")
+    target.add_argument("--psnr", type=_number, metavar="DB", help="smallest rank reaching DB dB, measured as saved")
+    target.add_argument("--max-bytes", type=_byte_count, metavar="N[k|M]",
+                        help="largest rank whose .svdz file fits in N bytes (k = 1024, M = 1024²); .svdz output only")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file: .png, .jpg, .webp or .svdz")
+    p.add_argument("--ycbcr", action="store_true", help="decompose Y, Cb and Cr instead of R, G and B")
+    p.add_argument("--chroma-rank", metavar="R", help="with --ycbcr: a separate rank for Cb and Cr")
+    _common(p)
+    return p
+
+
+def _decode_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=f"{PROG} decode", description="Decode a .svdz file to an image.")
+    p.add_argument("input", metavar="IN.svdz")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output image: .png, .jpg or .webp")
+    return p
+
+
+def _app_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=PROG,
+        description="See and measure SVD image compression in a terminal. Without IMAGE the app opens the "
+                    "bundled sample photo.",
+        epilog="commands (run `svdlens COMMAND --help` for each):\n"
+               "  report IMAGE [--ranks 500,250,100,50,25,10] [--grey] [--ycbcr] [--json]\n"
+               "  compress IMAGE (--rank R | --energy E | --psnr DB | --max-bytes N) -o OUT\n"
+               "  decode IN.svdz -o OUT.png\n\n"
+               "exit codes: 0 done, 1 unexpected error, 2 bad input or usage, 130 interrupted",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("image", metavar="IMAGE", nargs="?", help="photo to open (default: the bundled sample)")
+    p.add_argument("--preview", choices=PREVIEWS, default="auto",
+                   help="how pictures are drawn (auto detects; over SSH try halfcell with "
+                        "TEXTUAL_COLOR_SYSTEM=truecolor)")
+    _common(p)
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    return p
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("svdlens")
+    except Exception:  # noqa: BLE001 - running from a checkout that was never installed
+        return "(not installed)"
+
+
+# ---- shared steps -----------------------------------------------------------
+
+class _Progress:
+    """A rich progress bar on stderr when stderr is a terminal; silent otherwise."""
+
+    def __init__(self) -> None:
+        self._progress = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+                                      "{task.total}"), TimeElapsedColumn(), console=Console(stderr=True),
+                                      transient=True)
+
+    def __enter__(self):
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def callback(self, label: str):
+        if self._progress is None:
+            return None
+        task = self._progress.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            self._progress.update(task, completed=done, total=total)
+
+        return update
+
+
+def _load(path: str, grey: bool, max_pixels: int | None):
+    from core.imageio import DEFAULT_MAX_PIXELS, read_image
+
+    return read_image(path, "grey" if grey else "colour", max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
+
+
+def _decompose(src, ycbcr: bool, device: str, progress: _Progress):
+    from core.svd import decompose
+
+    if ycbcr and src.channels == 1:
+        _say("note: --ycbcr has no effect on a one-channel (grey) image")
+    dec = decompose(src.pixels, colour_space="ycbcr" if ycbcr and src.channels == 3 else None, device=device,
+                    progress=progress.callback("decomposing"))
+    if not dec.exact:
+        _say(f"note: randomized truncated decomposition used (ranks up to {dec.max_rank} of {dec.full_rank})")
+    return dec
+
+
+def _notes(src) -> None:
+    for note in src.notes:
+        _say(f"note: {src.path}: {note}")
+
+
+def _parse_rank(text: str, what: str = "rank") -> int:
+    from core.errors import RankError
+
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise RankError(f"{what} {text!r} is not a whole number") from None
+    if value < 1:
+        raise RankError(f"{what} must be at least 1, got {value}")
+    return value
+
+
+# ---- commands ---------------------------------------------------------------
+
+def _cmd_report(argv: list[str]) -> int:
+    args = _report_parser().parse_args(argv)
+    from core.report import build_report, parse_ranks
+
+    ranks = parse_ranks(args.ranks)  # bad ranks are refused before any work
+    src = _load(args.image, args.grey, args.max_pixels)
+    _notes(src)
+    with _Progress() as progress:
+        dec = _decompose(src, args.ycbcr, args.device, progress)
+        report = build_report(src, dec, ranks, progress=progress.callback("measuring ranks"))
+    for note in report.notes:
+        _say(f"note: {note}")
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_json(), allow_nan=False) + "\n")
+    else:
+        _print_table(report)
+    return 0
+
+
+def _fmt_bytes(n) -> str:
+    return "–" if n is None else f"{n:,}"
+
+
+def _fmt_db(v) -> str:
+    if v is None:
+        return "–"
+    return "∞ (exact)" if v == float("inf") else f"{v:.2f}"
+
+
+def _print_table(report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    info = report.image
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200, highlight=False)
+    title = (f"{info['path']} — {info['width']}×{info['height']}, {info['channels']} channel"
+             f"{'s' if info['channels'] != 1 else ''}, {info['bit_depth']}-bit, {info['colour_space']}, "
+             f"{info['decomposition']} SVD")
+    caption = (f"original file {info['file_bytes']:,} bytes · raw pixels {info['raw_bytes']:,} bytes · "
+               "* = clamped to min(H, W)")
+    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    extra = report.rows[0].extra if report.rows else {}
+    table.add_column("rank", justify="right")
+    table.add_column("energy", justify="right")
+    table.add_column("rel. error", justify="right")
+    table.add_column("PSNR dB", justify="right")
+    table.add_column("SSIM", justify="right")
+    table.add_column("factors f32 B", justify="right")
+    table.add_column("PNG B", justify="right")
+    if "container_bytes" in extra:
+        table.add_column(".svdz B", justify="right")
+        table.add_column(".svdz PSNR", justify="right")
+    if "jpeg_bytes" in extra:
+        table.add_column("JPEG ≤ .svdz B", justify="right")
+        table.add_column("JPEG q", justify="right")
+        table.add_column("JPEG PSNR", justify="right")
+    for row in report.rows:
+        cells = [
+            f"{row.rank}*" if row.clamped else str(row.rank),
+            f"{row.energy * 100:.4f}%",
+            f"{row.relative_error:.5f}",
+            _fmt_db(row.psnr_db),
+            "–" if row.ssim is None else f"{row.ssim:.4f}",
+            _fmt_bytes(row.factors_float32_bytes),
+            _fmt_bytes(row.png_bytes),
+        ]
+        if "container_bytes" in extra:
+            cells += [_fmt_bytes(row.extra.get("container_bytes")), _fmt_db(row.extra.get("container_psnr_db"))]
+        if "jpeg_bytes" in extra:
+            q = row.extra.get("jpeg_quality")
+            cells += [_fmt_bytes(row.extra.get("jpeg_bytes")), "–" if q is None else str(q),
+                      _fmt_db(row.extra.get("jpeg_psnr_db"))]
+        table.add_row(*cells)
+    console.print(table)
+
+
+def _svdz_module(purpose: str):
+    try:
+        from core import svdz
+    except ModuleNotFoundError as exc:
+        if exc.name != "core.svdz":
+            raise
+        from core.errors import OutputError
+
+        raise OutputError(f"{purpose}: this build has no .svdz support (core.svdz is missing)") from None
+    return svdz
+
+
+def _cmd_compress(argv: list[str]) -> int:
+    args = _compress_parser().parse_args(argv)
+    from core.errors import TargetError
+    from core.outputs import check_output, output_kind
+
+    rank = _parse_rank(args.rank) if args.rank is not None else None
+    chroma = _parse_rank(args.chroma_rank, "chroma rank") if args.chroma_rank is not None else None
+    if chroma is not None and not args.ycbcr:
+        raise UsageError("--chroma-rank needs --ycbcr (chroma ranks exist only in YCbCr)")
+    if args.energy is not None and not 0 < args.energy <= 1:
+        raise TargetError(f"energy share must be above 0 and at most 1 (e.g. 0.99 or 99%), got {args.energy:g}")
+    if args.psnr is not None and not args.psnr > 0:
+        raise TargetError(f"PSNR target must be a positive number of dB, got {args.psnr:g}")
+    # The output is checked before anything is computed: suffix, not the input, folder writable.
+    out = check_output(args.output, args.image)
+    kind = output_kind(out)
+    svdz = _svdz_module(str(out)) if kind == "svdz" else None
+    if args.max_bytes is not None and kind != "svdz":
+        raise UsageError("--max-bytes budgets a .svdz file: give an OUT ending in .svdz")
+
+    src = _load(args.image, args.grey, args.max_pixels)
+    _notes(src)
+    with _Progress() as progress:
+        dec = _decompose(src, args.ycbcr, args.device, progress)
+    r = _choose_rank(src, dec, svdz, args, rank)
+    if chroma is not None and chroma > dec.max_rank:
+        _say(f"note: chroma rank {chroma} is above min(H, W) = {dec.max_rank}: clamped to {dec.max_rank}")
+        chroma = dec.max_rank
+    spec = r if chroma is None or dec.colour_space != "ycbcr" else (r, chroma)
+    ranks = dec.channel_ranks(spec)
+    return _write_result(src, dec, out, kind, svdz, spec, ranks)
+
+
+def _choose_rank(src, dec, svdz, args, rank: int | None) -> int:
+    from core import select
+
+    if rank is not None:
+        if rank > dec.max_rank:
+            limit = "min(H, W)" if dec.max_rank == dec.full_rank else "the largest rank computed"
+            _say(f"note: rank {rank} is above {limit} = {dec.max_rank} for this {dec.width}×{dec.height} image: "
+                 f"clamped to {dec.max_rank}")
+            return dec.max_rank
+        return rank
+    if args.energy is not None:
+        r = select.rank_for_energy(dec, args.energy)
+        _say(f"rank {r} keeps {dec.energy(r) * 100:.4f}% of the energy (asked {args.energy * 100:g}%)")
+        return r
+    if args.psnr is not None:
+        if svdz is not None:
+            r = svdz.rank_for_psnr(dec, args.psnr, bit_depth=src.bit_depth)
+        else:
+            r = select.rank_for_psnr(dec, args.psnr, bit_depth=src.bit_depth if args.output.lower().endswith(
+                ".png") else 8)
+            if not args.output.lower().endswith((".png", ".webp")):
+                _say("note: the PSNR target is met before JPEG encoding; the JPEG file loses a little more")
+        _say(f"rank {r} is the smallest reaching {args.psnr:g} dB")
+        return r
+    r = svdz.rank_for_max_bytes(dec, args.max_bytes, bit_depth=src.bit_depth)
+    _say(f"rank {r} is the largest whose .svdz fits in {args.max_bytes:,} bytes")
+    return r
+
+
+def _write_result(src, dec, out: Path, kind: str, svdz, spec, ranks) -> int:
+    from core.metrics import psnr
+    from core.outputs import write_atomic, write_image
+    from core.report import saved_pixels
+
+    if kind == "svdz":
+        data = svdz.encode(dec, spec, bit_depth=src.bit_depth)
+        write_atomic(out, data, src.path)
+        decoded = svdz.decode(data).pixels
+        quality = psnr(decoded, src.pixels)
+        size = len(data)
+    else:
+        bit_depth = src.bit_depth if out.suffix.lower() == ".png" else 8
+        pixels = saved_pixels(dec, ranks, bit_depth)
+        write_image(out, pixels, bit_depth, src.path)
+        quality = psnr(pixels, src.pixels)
+        size = out.stat().st_size
+    shown = ranks[0] if len(set(ranks)) == 1 else "/".join(str(r) for r in ranks)
+    db = "∞ (identical)" if quality == float("inf") else f"{quality:.2f} dB"
+    print(f"wrote {out}: rank {shown}, PSNR {db}, {size:,} bytes (original file {src.file_bytes:,} bytes)")
+    return 0
+
+
+def _cmd_decode(argv: list[str]) -> int:
+    args = _decode_parser().parse_args(argv)
+    from core.errors import ImageError
+    from core.outputs import IMAGE_SUFFIXES, check_output, write_image
+
+    out = check_output(args.output, args.input, allowed=IMAGE_SUFFIXES)
+    svdz = _svdz_module(args.input)
+    path = Path(args.input)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a directory, not a .svdz file")
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    decoded = svdz.read_svdz(path)
+    bit_depth = int(decoded.bit_depth) if out.suffix.lower() == ".png" else 8
+    write_image(out, decoded.pixels, bit_depth, path)
+    print(f"wrote {out}: {out.stat().st_size:,} bytes")
+    return 0
+
+
+def _cmd_app(argv: list[str]) -> int:
+    args = _app_parser().parse_args(argv)
+    from core.errors import ImageError
+
+    path = None
+    if args.image is not None:
+        path = Path(args.image)
+        if path.is_dir():
+            raise ImageError(f"{path}: is a directory, not an image")
+        if not path.exists():
+            raise ImageError(f"{path}: no such file")
+        if not os.access(path, os.R_OK):
+            raise ImageError(f"{path}: permission denied (the file cannot be read)")
+    from tui.app import run_app
+
+    kwargs = dict(preview=args.preview, mode="grey" if args.grey else "colour", device=args.device)
+    if args.max_pixels is not None:
+        import inspect
+
+        if "max_pixels" in inspect.signature(run_app).parameters:
+            kwargs["max_pixels"] = args.max_pixels
+        else:
+            _say("note: --max-pixels is not supported by the app yet; using the default limit")
+    return int(run_app(path, **kwargs) or 0)
+
+
+_HANDLERS = {"report": _cmd_report, "compress": _cmd_compress, "decode": _cmd_decode}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        # argparse cannot mix subcommands with an optional IMAGE, so dispatch on the first word.
+        if argv and argv[0] in _HANDLERS:
+            return _HANDLERS[argv[0]](argv[1:])
+        return _cmd_app(argv)
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except UsageError as exc:
+        _say(f"error: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place that turns failures into one line
+        from core.errors import Cancelled, SvdlensError
+
+        if isinstance(exc, SvdlensError):
+            _say(f"error: {exc}")
+            return 2
+        if isinstance(exc, Cancelled):
+            _say("cancelled")
+            return 130
+        if os.environ.get("SVDLENS_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        if isinstance(exc, MemoryError):
+            _say("error: out of memory (try a smaller image or --grey)")
+        else:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            _say(f"unexpected error: {type(exc).__name__}{': ' + detail if detail else ''} "
+                 "(SVDLENS_DEBUG=1 shows the traceback)")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
