@@ -1,0 +1,400 @@
+"""The .svdz container: a rank-r SVD of an image, quantised and deflated, and its decoder.
+
+A .svdz file is a numpy .npz archive (a zip of .npy members, DEFLATE-compressed) that
+``np.load(..., allow_pickle=False)`` opens. Every member, version 1:
+
+==============  ===========  ===============  ==================================================
+member          dtype        shape            meaning
+==============  ===========  ===============  ==================================================
+version         uint16       ()               format version, 1
+shape           uint32       (2,) or (3,)     image shape: (H, W) grey, (H, W, 3) colour
+bit_depth       uint8        ()               8 or 16: the depth the decoded image is saved at
+colour_space    <U5          ()               "grey", "rgb" or "ycbcr" (planes the SVD was taken of)
+ranks           uint32       (C,)             rank kept per channel (C = 1 grey, 3 colour), 1..min(H, W)
+s               float32      (R,)             singular values, channel after channel (R = sum of ranks)
+steps           float32      (2, R)           quantisation step of each column of U (row 0) and V (row 1)
+u               uint8        (2, R, H)        columns of U as zigzag 16-bit integers: low bytes, then high bytes
+v               uint8        (2, R, W)        columns of V, the same way
+==============  ===========  ===============  ==================================================
+
+Channel c's plane is ``Σ_j s_j (q_u[j]·step_u[j]) (q_v[j]·step_v[j])ᵀ`` over its columns j,
+with q = zigzag⁻¹(low + 256·high) (zigzag: 0, -1, 1, -2, … ↦ 0, 1, 2, 3, …). YCbCr planes
+are converted back to RGB (core.colour); the result is clipped to [0, 1].
+
+Why this quantiser: a column's error is multiplied by its singular value, so each column
+gets the step that makes s_j·step_j the same for all columns (the noise is spread evenly,
+which minimises bits for a given error) and that noise is set to a small share
+(NOISE_SHARE) of the truncation error the rank already has. Leading columns then need up
+to 16 bits and trailing ones only a few; a plain 8 bits per column with max-abs scales
+loses 0.4–1 dB at rank 250. Zigzag and split bytes keep the high bytes of small numbers
+zero, which DEFLATE reduces to almost nothing. LZMA would be 3–12 % smaller and about
+twenty times slower, which matters to the rank-by-budget search, so the archive is deflated.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .colour import ycbcr_to_rgb
+from .errors import ContainerError, TargetError
+from .imageio import DEFAULT_MAX_PIXELS, to_integer
+from .metrics import psnr
+
+FORMAT_VERSION = 1
+COLOUR_SPACES = ("grey", "rgb", "ycbcr")
+BIT_DEPTHS = (8, 16)
+# Quantisation noise as a share of the truncation error already there: 10·log10(1.03) ≈ 0.13 dB at
+# the same rank. At equal bytes a larger share (and a higher rank) would score more, but the same-rank
+# loss must stay under 0.2 dB; measured: 0.02 → 0.08 dB, 0.03 → 0.12 dB, and +0.3–0.5 dB at equal bytes.
+NOISE_SHARE = 0.03
+MAX_FILE_BYTES = 2**31  # refuse to read anything larger
+_QMAX = 32767  # zigzag 16-bit integers hold -32768..32767
+_ZIP_MAGIC = b"PK\x03\x04"
+_MEMBERS = ("version", "shape", "bit_depth", "colour_space", "ranks", "s", "steps", "u", "v")
+_MAX_HEADER = 1024  # our npy headers are ~128 bytes; numpy's own limit is 10 000
+
+
+@dataclass(frozen=True)
+class SvdzImage:
+    """A decoded .svdz: the pixels and what the file says about them."""
+
+    pixels: np.ndarray  # float32 in [0, 1], H×W (grey) or H×W×3 RGB
+    bit_depth: int
+    ranks: tuple[int, ...]
+    colour_space: str
+    singular_values: tuple[np.ndarray, ...]  # the kept ones, per channel (float64)
+    file_bytes: int
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.pixels.shape
+
+    @property
+    def height(self) -> int:
+        return self.pixels.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.pixels.shape[1]
+
+
+# ---- quantisation (shared by encode and the PSNR search) ------------------------------
+@dataclass
+class _Quantised:
+    colour_space: str
+    shape: tuple[int, ...]
+    ranks: tuple[int, ...]
+    s: np.ndarray  # float32 (R,)
+    steps: np.ndarray  # float32 (2, R)
+    qu: np.ndarray  # int32 (R, H)
+    qv: np.ndarray  # int32 (R, W)
+
+
+def _column_steps(vectors: np.ndarray, s: np.ndarray, noise: float) -> np.ndarray:
+    """Step per row of `vectors` (r×m) so that s_j·step_j = noise, within 16 bits and finite."""
+    peak = np.abs(vectors).max(axis=1).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.where(s > 0, noise / s, np.inf)
+    step = np.maximum(step, peak / _QMAX)  # never more than 16 bits
+    # Coarser than 4× the peak rounds the whole column to zero anyway; keeps zero-σ columns finite.
+    step = np.minimum(step, 4.0 * peak)
+    return np.maximum(step, np.finfo(np.float32).tiny).astype(np.float32)
+
+
+def _quantise(dec, rank, bit_depth: int) -> _Quantised:
+    if bit_depth not in BIT_DEPTHS:
+        raise ContainerError(f"bit depth must be 8 or 16, got {bit_depth}")
+    ranks = dec.channel_ranks(rank)
+    residual = dec.residual_energy(ranks)
+    height, width = dec.height, dec.width
+    # Below the rounding noise of the saved image extra precision buys nothing.
+    rounding = height * width / (12.0 * (2**bit_depth - 1) ** 2)
+    s_all, steps_u, steps_v, qus, qvs = [], [], [], [], []
+    for c, r, res in zip(dec.channels, ranks, residual):
+        u = c.u[:, :r].T.contiguous().cpu().numpy().astype(np.float64)
+        v = c.v[:, :r].T.contiguous().cpu().numpy().astype(np.float64)
+        s = c.s[:r].cpu().numpy().astype(np.float32)
+        # Per-column squared error is s²·step²·(H + W)/12; spread NOISE_SHARE·max(res, rounding) evenly over r columns.
+        noise = math.sqrt(NOISE_SHARE * max(float(res), rounding) * 12.0 / (r * (height + width)))
+        su = _column_steps(u, s.astype(np.float64), noise)
+        sv = _column_steps(v, s.astype(np.float64), noise)
+        qus.append(np.clip(np.rint(u / su[:, None]), -_QMAX, _QMAX).astype(np.int32))
+        qvs.append(np.clip(np.rint(v / sv[:, None]), -_QMAX, _QMAX).astype(np.int32))
+        s_all.append(s)
+        steps_u.append(su)
+        steps_v.append(sv)
+    return _Quantised(
+        colour_space=dec.colour_space, shape=tuple(dec.image.shape), ranks=ranks, s=np.concatenate(s_all),
+        steps=np.stack([np.concatenate(steps_u), np.concatenate(steps_v)]), qu=np.concatenate(qus),
+        qv=np.concatenate(qvs),
+    )
+
+
+def _reconstruct(q: _Quantised) -> np.ndarray:
+    """Pixels from quantised factors: the one code path for encoder checks and the decoder."""
+    planes, start = [], 0
+    for r in q.ranks:
+        cols = slice(start, start + r)
+        u = q.qu[cols].astype(np.float32) * q.steps[0, cols, None]
+        v = q.qv[cols].astype(np.float32) * q.steps[1, cols, None]
+        planes.append((u.T * q.s[cols]) @ v)
+        start += r
+    if q.colour_space == "grey":
+        out = planes[0]
+    else:
+        out = np.stack(planes, axis=-1)
+        if q.colour_space == "ycbcr":
+            out = ycbcr_to_rgb(out)
+    return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def _zigzag_planes(q: np.ndarray) -> np.ndarray:
+    z = ((q << 1) ^ (q >> 31)).astype(np.uint16)  # 0, -1, 1, -2 … → 0, 1, 2, 3 …
+    return np.stack([(z & 0xFF).astype(np.uint8), (z >> 8).astype(np.uint8)])
+
+
+def _unzigzag(planes: np.ndarray) -> np.ndarray:
+    z = planes[0].astype(np.int32) | (planes[1].astype(np.int32) << 8)
+    return (z >> 1) ^ -(z & 1)
+
+
+# ---- encoding -----------------------------------------------------------------------
+def _archive(members: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, array in members.items():
+            with zf.open(name + ".npy", "w") as fh:
+                np.lib.format.write_array(fh, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _pack(q: _Quantised, bit_depth: int) -> bytes:
+    return _archive({
+        "version": np.array(FORMAT_VERSION, dtype=np.uint16),
+        "shape": np.array(q.shape, dtype=np.uint32),
+        "bit_depth": np.array(bit_depth, dtype=np.uint8),
+        "colour_space": np.array(q.colour_space, dtype="<U5"),
+        "ranks": np.array(q.ranks, dtype=np.uint32),
+        "s": q.s.astype(np.float32),
+        "steps": q.steps.astype(np.float32),
+        "u": _zigzag_planes(q.qu),
+        "v": _zigzag_planes(q.qv),
+    })
+
+
+def encode(dec, rank, *, bit_depth: int = 8) -> bytes:
+    """The .svdz bytes of `dec` at `rank` (an int, one per channel, or (luma, chroma) for YCbCr)."""
+    return _pack(_quantise(dec, rank, bit_depth), bit_depth)
+
+
+def factor_bytes(dec, rank) -> int:
+    """The float32 factors' size, r·(m + n + 1)·4 bytes per channel (the naive format)."""
+    return sum(r * (dec.height + dec.width + 1) * 4 for r in dec.channel_ranks(rank))
+
+
+# ---- targets ------------------------------------------------------------------------
+def rank_for_max_bytes(dec, max_bytes: int, *, bit_depth: int = 8) -> int:
+    """Largest rank (the same on every channel) whose .svdz file is at most max_bytes.
+
+    The file grows with rank (more columns, and finer steps as the truncation error
+    falls), so this bisects on the encoded size; the answer's file is always checked to fit.
+    """
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 1:
+        raise TargetError(f"byte budget must be a positive whole number, got {max_bytes!r}")
+    smallest = len(encode(dec, 1, bit_depth=bit_depth))
+    if smallest > max_bytes:
+        raise TargetError(f"a budget of {max_bytes:,} bytes is below the smallest .svdz for this image "
+                          f"({smallest:,} bytes at rank 1)")
+    lo, hi = 1, dec.max_rank  # lo fits; hi is unknown until tried
+    if len(encode(dec, hi, bit_depth=bit_depth)) <= max_bytes:
+        return hi
+    while hi - lo > 1:  # invariant: lo fits, hi does not
+        mid = (lo + hi) // 2
+        if len(encode(dec, mid, bit_depth=bit_depth)) <= max_bytes:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def quantised_psnr(dec, rank, *, bit_depth: int = 8) -> float:
+    """PSNR (dB) of the image a .svdz at `rank` decodes to, rounded to bit_depth, against the original."""
+    top = np.float32(2**bit_depth - 1)
+    saved = to_integer(_reconstruct(_quantise(dec, rank, bit_depth)), bit_depth).astype(np.float32) / top
+    return psnr(saved, dec.image)
+
+
+def rank_for_psnr(dec, psnr_db: float, *, bit_depth: int = 8) -> int:
+    """Smallest rank (the same on every channel) whose decoded, rounded .svdz image reaches psnr_db."""
+    if isinstance(psnr_db, bool) or not isinstance(psnr_db, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(psnr_db) or psnr_db <= 0:
+        raise TargetError(f"PSNR target must be a positive number of dB, got {psnr_db!r}")
+    hi = dec.max_rank
+    best = quantised_psnr(dec, hi, bit_depth=bit_depth)
+    if best < psnr_db:
+        limit = "full rank" if dec.max_rank == dec.full_rank else "the largest computed rank"
+        raise TargetError(f"{psnr_db} dB is out of reach: the .svdz at {limit} ({hi}) gives {best:.2f} dB")
+    lo = 1  # PSNR rises with rank; quantisation and rounding wiggle it by far less than a rank step
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if quantised_psnr(dec, mid, bit_depth=bit_depth) >= psnr_db:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+# ---- decoding -----------------------------------------------------------------------
+def _expect(cond: bool, reason: str) -> None:
+    if not cond:
+        raise ContainerError(reason)
+
+
+def _member_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and header length of one .npy member, read without loading its data."""
+    with zf.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh, max_header_size=_MAX_HEADER)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh, max_header_size=_MAX_HEADER)
+        else:
+            raise ContainerError(f"member {info.filename} has npy version {version}")
+        header_len = fh.tell()
+    _expect(not fortran, f"member {info.filename} is in Fortran order")
+    return tuple(shape), dtype, header_len
+
+
+def _check_member(zf, infos, name: str, dtype: str, shape: tuple[int, ...]) -> None:
+    info = infos[name]
+    got_shape, got_dtype, header_len = _member_header(zf, info)
+    _expect(got_dtype.hasobject is False and got_dtype == np.dtype(dtype),
+            f"member {name} has dtype {got_dtype}, expected {np.dtype(dtype)}")
+    _expect(got_shape == shape, f"member {name} has shape {got_shape}, expected {shape}")
+    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    # The zip's declared size must match exactly: no trailing data, no inflated member.
+    _expect(info.file_size == header_len + nbytes,
+            f"member {name} declares {info.file_size} bytes, expected {header_len + nbytes}")
+
+
+def _scalar(npz, zf, infos, name: str, dtype: str):
+    _check_member(zf, infos, name, dtype, ())
+    return npz[name][()]
+
+
+def _parse(data: bytes, max_pixels: int) -> tuple[_Quantised, int]:
+    _expect(len(data) <= MAX_FILE_BYTES, f"the file is larger than {MAX_FILE_BYTES:,} bytes")
+    _expect(data[:4] == _ZIP_MAGIC, "not a .svdz file (no zip signature)")
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        zf = npz.zip
+        infos = {}
+        for info in zf.infolist():
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            _expect(name in _MEMBERS, f"unexpected member {info.filename!r}")
+            _expect(name not in infos, f"member {name} appears twice")
+            _expect(info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED),
+                    f"member {name} uses an unsupported compression method")
+            _expect(not info.flag_bits & 0x1, f"member {name} is encrypted")
+            infos[name] = info
+        missing = [m for m in _MEMBERS if m not in infos]
+        _expect(not missing, f"missing member(s): {', '.join(missing)}")
+
+        version = int(_scalar(npz, zf, infos, "version", "<u2"))
+        _expect(version == FORMAT_VERSION, f"format version {version} is not supported (this svdlens reads {FORMAT_VERSION})")
+        bit_depth = int(_scalar(npz, zf, infos, "bit_depth", "u1"))
+        _expect(bit_depth in BIT_DEPTHS, f"bit depth {bit_depth} is not 8 or 16")
+        colour_space = str(_scalar(npz, zf, infos, "colour_space", "<U5"))
+        _expect(colour_space in COLOUR_SPACES, f"unknown colour space {colour_space!r}")
+        channels = 1 if colour_space == "grey" else 3
+
+        _check_member(zf, infos, "shape", "<u4", (2,) if channels == 1 else (3,))
+        shape = tuple(int(x) for x in npz["shape"])
+        _expect(channels == 1 or shape[-1] == 3, f"a colour image needs 3 channels, the file says {shape[-1]}")
+        height, width = shape[0], shape[1]
+        _expect(height >= 1 and width >= 1, f"image size {width}×{height} has no pixels")
+        _expect(height * width <= max_pixels,
+                f"image size {width}×{height} is above the limit of {max_pixels:,} pixels")
+
+        _check_member(zf, infos, "ranks", "<u4", (channels,))
+        ranks = tuple(int(x) for x in npz["ranks"])
+        for r in ranks:
+            _expect(1 <= r <= min(height, width), f"rank {r} is outside 1..{min(height, width)} for a {width}×{height} image")
+        total = sum(ranks)
+
+        # Every big member's shape follows from the fields above and is checked before it is read.
+        _check_member(zf, infos, "s", "<f4", (total,))
+        _check_member(zf, infos, "steps", "<f4", (2, total))
+        _check_member(zf, infos, "u", "u1", (2, total, height))
+        _check_member(zf, infos, "v", "u1", (2, total, width))
+        s = npz["s"]
+        steps = npz["steps"]
+        _expect(bool(np.isfinite(s).all()) and bool((s >= 0).all()), "singular values must be finite and not negative")
+        # σ₁ ≤ ‖A‖_F ≤ √(H·W) for planes in [0, 1]; a larger one cannot come from an image.
+        _expect(float(s.max()) <= math.sqrt(height * width) * 1.01 + 1.0, "singular values are too large for the image")
+        _expect(bool(np.isfinite(steps).all()) and bool((steps > 0).all()), "quantisation steps must be finite and positive")
+        qu = _unzigzag(npz["u"])
+        qv = _unzigzag(npz["v"])
+    # Columns of U and V are unit vectors, so no entry can exceed 1 (a little slack for rounding).
+    for name, qq, st in (("U", qu, steps[0]), ("V", qv, steps[1])):
+        _expect(bool((np.abs(qq).max(axis=1) * st.astype(np.float64) <= 1.01).all()),
+                f"{name} has entries larger than a unit vector allows")
+    q = _Quantised(colour_space=colour_space, shape=shape, ranks=ranks, s=s, steps=steps, qu=qu, qv=qv)
+    return q, bit_depth
+
+
+# Errors the zip, zlib and npy readers raise on damaged input.
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, IndexError,
+                struct.error, UnicodeDecodeError, NotImplementedError, RuntimeError, OverflowError, SyntaxError)
+
+
+def decode(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> SvdzImage:
+    """Decode .svdz bytes; ContainerError (one line) for anything malformed or unsafe."""
+    try:
+        q, bit_depth = _parse(bytes(data), max_pixels)
+    except ContainerError:
+        raise
+    except MemoryError:
+        raise ContainerError("not enough memory to decode the file") from None
+    except _READ_ERRORS as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ContainerError(f"damaged .svdz file ({reason})") from None
+    pixels = _reconstruct(q)
+    _expect(bool(np.isfinite(pixels).all()), "the factors decode to non-finite pixels")
+    singular_values, start = [], 0
+    for r in q.ranks:
+        singular_values.append(q.s[start:start + r].astype(np.float64))
+        start += r
+    return SvdzImage(pixels=pixels, bit_depth=bit_depth, ranks=q.ranks, colour_space=q.colour_space,
+                     singular_values=tuple(singular_values), file_bytes=len(data))
+
+
+def read_svdz(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> SvdzImage:
+    """Read and decode a .svdz file; ContainerError naming the file for anything wrong."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ContainerError(f"{path}: the file is larger than {MAX_FILE_BYTES:,} bytes")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ContainerError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ContainerError(f"{path}: is a directory, not a .svdz file") from None
+    except PermissionError:
+        raise ContainerError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise ContainerError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not data:
+        raise ContainerError(f"{path}: the file is empty")
+    try:
+        return decode(data, max_pixels=max_pixels)
+    except ContainerError as exc:
+        raise ContainerError(f"{path}: {exc}") from None
