@@ -363,6 +363,9 @@ class PreviewPane(Widget, can_focus=True):
         self._original_cache: OrderedDict = OrderedDict()
         self._centre: tuple[float, float] = (0.0, 0.0)
         self._generation = 0
+        self._done_generation = 0  # the newest render that reached the screen, or failed
+        self._render_deferred = False  # a render waits for the first layout
+        self.last_error: str | None = None
         self._resize_timer = None
         self.last_render: Render | None = None
 
@@ -397,6 +400,7 @@ class PreviewPane(Widget, can_focus=True):
     def clear(self, message: str = "") -> None:
         """Show a text instead of images; renders still in flight are dropped."""
         self._generation += 1
+        self._render_deferred = False
         self._decomposition = None
         self._rank = None
         self._original_cache = OrderedDict()
@@ -439,6 +443,13 @@ class PreviewPane(Widget, can_focus=True):
     def image_region(self) -> Region | None:
         """The image region shown now (None before the first image)."""
         return None if self._decomposition is None else self._geometry()[0]
+
+    @property
+    def render_pending(self) -> bool:
+        """True from a show() or view change until its render reaches the screen."""
+        if self._decomposition is None:
+            return False
+        return self._render_deferred or self._done_generation != self._generation
 
     # ---- actions -------------------------------------------------------------------
     def action_zoom_in(self) -> None:
@@ -514,10 +525,12 @@ class PreviewPane(Widget, can_focus=True):
 
     # ---- rendering -----------------------------------------------------------------
     def _request_render(self) -> None:
-        if not self.is_mounted or self._decomposition is None:
+        if self._decomposition is None:
             return
-        if self.content_size.width < 3 or self.content_size.height < 3:
-            return  # not laid out yet: the first resize renders
+        if not self.is_mounted or self.content_size.width < 3 or self.content_size.height < 3:
+            self._render_deferred = True  # not laid out yet: the first resize renders
+            return
+        self._render_deferred = False
         self._generation += 1
         region, out_size, _ = self._geometry()
         job = _Job(
@@ -553,6 +566,8 @@ class PreviewPane(Widget, can_focus=True):
         render = message.render
         if render.generation != self._generation:
             return  # a newer render was asked for: stale results never win
+        self._done_generation = render.generation
+        self.last_error = None
         self.query_one("#pp-message").display = False
         self.query_one("#pp-views").display = True
         left_col = self.query_one("#pp-left")
@@ -571,6 +586,9 @@ class PreviewPane(Widget, can_focus=True):
     @on(_Failed)
     def _on_failed(self, message: _Failed) -> None:
         if message.generation == self._generation:
+            self._done_generation = message.generation
+            self.last_error = message.text
+            self.last_render = None
             self._show_message(message.text)
 
     def _set_image(self, selector: str, image: PILImage.Image) -> None:
