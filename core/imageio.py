@@ -23,6 +23,9 @@ DEFAULT_MAX_PIXELS = 100_000_000  # refuse larger images unless the caller raise
 BACKGROUND = "white"  # transparent pixels are composited on this
 SVDZ_SUFFIX = ".svdz"
 
+# OpenCV logs decoder failures on stderr, where the app draws; failures become ImageError instead.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
 # Pillow modes whose pixels carry no colour: such files load as one channel even in colour mode.
 _GREY_PIL_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
@@ -118,6 +121,19 @@ def _frames_and_orientation(data: bytes, head: _Header) -> None:
         pass
 
 
+def _verify_png(path: Path, data: bytes) -> None:
+    """Check every chunk's CRC up to IEND first: libpng prints to stderr (where the app draws) on broken files."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Image.open(io.BytesIO(data)).verify()
+    except Exception as exc:  # noqa: BLE001 - Pillow raises SyntaxError, OSError, struct.error...
+        reason = str(exc).strip() or type(exc).__name__
+        raise ImageError(f"{path}: a corrupt or truncated PNG file ({reason[:100]})") from None
+
+
 def _apply_orientation(raw: np.ndarray, orientation: int) -> np.ndarray:
     """Turn stored pixels upright as EXIF orientation 1–8 says (as Pillow's exif_transpose)."""
     if orientation == 2:
@@ -196,6 +212,8 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
         elif head.width < 1 or head.height < 1:
             raise ImageError(f"{path}: the header declares an image with no pixels")
         else:
+            if head.format == "PNG":
+                _verify_png(path, data)
             _frames_and_orientation(data, head)
     try:
         raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
@@ -203,8 +221,9 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error"
         raise ImageError(f"{path}: OpenCV could not decode it ({reason[:120]})") from None
     if raw is None or raw.size == 0:
-        what = f"a corrupt or truncated {head.format} file" if head is not None and head.format else "not an image"
-        raise ImageError(f"{path}: {what} (OpenCV cannot decode it)")
+        if head is not None and head.format:
+            raise ImageError(f"{path}: a corrupt or truncated {head.format} file (OpenCV cannot decode it)")
+        raise ImageError(f"{path}: not a readable image (corrupt, truncated, or not an image at all)")
     if raw.shape[0] * raw.shape[1] > max_pixels:
         raise _too_large(path, raw.shape[1], raw.shape[0], max_pixels)
     return _from_decoded(path, raw, head, mode, len(data))

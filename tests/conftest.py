@@ -1,0 +1,56 @@
+"""Shared fixtures: small real photographs and writers for generated test images."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "core" / "data" / "astronaut.png"
+
+
+def write_png(path: Path, array: np.ndarray) -> Path:
+    """Write an RGB(A) or grey uint8/uint16 array as PNG (OpenCV wants BGR order)."""
+    arr = array
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        arr = arr[..., ::-1]
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[..., [2, 1, 0, 3]]
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr))
+    assert ok
+    path.write_bytes(buf.tobytes())
+    return path
+
+
+def pil_bytes(image: Image.Image, fmt: str, **kwargs) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, fmt, **kwargs)
+    return buf.getvalue()
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def photo_rgb() -> np.ndarray:
+    """A 96×128 crop of the bundled photo, uint8 RGB: real structure, small enough to be fast."""
+    bgr = cv2.imread(str(SAMPLE), cv2.IMREAD_COLOR)
+    return np.ascontiguousarray(bgr[40:136, 180:308, ::-1])
+
+
+@pytest.fixture
+def photo_png(tmp_path, photo_rgb) -> Path:
+    return write_png(tmp_path / "photo.png", photo_rgb)
+
+
+@pytest.fixture
+def grey_png(tmp_path, photo_rgb) -> Path:
+    grey = cv2.cvtColor(photo_rgb, cv2.COLOR_RGB2GRAY)
+    return write_png(tmp_path / "grey.png", grey)

@@ -1,0 +1,331 @@
+"""Image loading: every kind of file a person may hand svdlens, good or bad."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from core.errors import ImageError
+from core.imageio import read_image, to_integer
+from tests.conftest import pil_bytes, write_png
+
+
+# ---- good files -------------------------------------------------------------
+
+def test_colour_png_scales_8_bit_samples_exactly(photo_png, photo_rgb):
+    src = read_image(photo_png)
+    assert src.pixels.dtype == np.float32 and src.pixels.shape == photo_rgb.shape
+    assert src.bit_depth == 8 and src.channels == 3 and src.notes == ()
+    np.testing.assert_array_equal(src.pixels, photo_rgb.astype(np.float32) / np.float32(255))
+    np.testing.assert_array_equal(to_integer(src.pixels), photo_rgb)
+
+
+def test_grey_mode_is_opencv_bt601_luma_of_the_integers(photo_png, photo_rgb):
+    src = read_image(photo_png, "grey")
+    expected = cv2.cvtColor(photo_rgb[..., ::-1].copy(), cv2.COLOR_BGR2GRAY)
+    assert src.pixels.shape == photo_rgb.shape[:2]
+    np.testing.assert_array_equal(to_integer(src.pixels), expected)
+    # libpng's own grey conversion (cv2.imread(..., IMREAD_GRAYSCALE)) truncates instead of rounding.
+    imread_grey = cv2.imread(str(photo_png), cv2.IMREAD_GRAYSCALE).astype(int)
+    assert np.abs(imread_grey - expected.astype(int)).max() <= 1
+    assert any("grey" in n for n in src.notes)
+
+
+def test_grey_file_stays_one_channel_in_colour_mode(grey_png):
+    src = read_image(grey_png, "colour")
+    assert src.pixels.ndim == 2 and src.channels == 1
+    np.testing.assert_array_equal(to_integer(src.pixels), cv2.imread(str(grey_png), cv2.IMREAD_UNCHANGED))
+
+
+def test_16_bit_png_keeps_its_depth_and_is_not_all_white(tmp_path, photo_rgb):
+    deep = (photo_rgb.astype(np.uint16) * 257 + 3).astype(np.uint16)  # values far above 255
+    src = read_image(write_png(tmp_path / "deep.png", deep))
+    assert src.bit_depth == 16 and src.raw_bytes == deep.size * 2
+    np.testing.assert_allclose(src.pixels, deep / 65535.0, atol=1e-7)
+    assert src.pixels.max() < 1.0 and src.pixels.mean() < 0.9
+    np.testing.assert_array_equal(to_integer(src.pixels, 16), deep)
+    grey = read_image(tmp_path / "deep.png", "grey")
+    np.testing.assert_array_equal(to_integer(grey.pixels, 16), cv2.cvtColor(deep[..., ::-1].copy(), cv2.COLOR_BGR2GRAY))
+
+
+def test_16_bit_grey_png(tmp_path):
+    deep = np.arange(6 * 7, dtype=np.uint16).reshape(6, 7) * 1500
+    src = read_image(write_png(tmp_path / "g16.png", deep))
+    assert src.bit_depth == 16 and src.pixels.ndim == 2
+    np.testing.assert_array_equal(to_integer(src.pixels, 16), deep)
+
+
+def test_alpha_is_composited_on_white_and_said_so(tmp_path):
+    rgba = np.zeros((4, 5, 4), np.uint8)
+    rgba[..., 0] = 200  # red channel
+    rgba[0, :, 3] = 255  # opaque row keeps its colour
+    rgba[1, :, 3] = 0  # transparent row becomes white
+    rgba[2:, :, 3] = 128  # half: (200·128 + 255·127)/255 and 255·127/255
+    src = read_image(write_png(tmp_path / "rgba.png", rgba))
+    ints = to_integer(src.pixels)
+    np.testing.assert_array_equal(ints[0, 0], [200, 0, 0])
+    np.testing.assert_array_equal(ints[1, 0], [255, 255, 255])
+    a = 128 / 255
+    white_share = round(255 * (1 - a))
+    np.testing.assert_array_equal(ints[2, 0], [round(200 * a + 255 * (1 - a)), white_share, white_share])
+    assert any("white" in n for n in src.notes)
+
+
+def test_opaque_alpha_is_dropped_without_a_note(tmp_path, photo_rgb):
+    rgba = np.dstack([photo_rgb, np.full(photo_rgb.shape[:2], 255, np.uint8)])
+    src = read_image(write_png(tmp_path / "opaque.png", rgba))
+    np.testing.assert_array_equal(to_integer(src.pixels), photo_rgb)
+    assert not any("composited" in n for n in src.notes)
+
+
+def test_grey_plus_alpha(tmp_path):
+    la = Image.fromarray(np.array([[10, 20], [30, 40]], np.uint8)).convert("LA")
+    la.putalpha(Image.fromarray(np.array([[255, 0], [255, 255]], np.uint8)))
+    path = tmp_path / "la.png"
+    path.write_bytes(pil_bytes(la, "PNG"))
+    src = read_image(path)
+    assert src.pixels.ndim == 2
+    np.testing.assert_array_equal(to_integer(src.pixels), [[10, 255], [30, 40]])
+    assert any("white" in n for n in src.notes)
+
+
+def test_palette_png_matches_pillow(tmp_path, photo_rgb):
+    pal = Image.fromarray(photo_rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+    path = tmp_path / "palette.png"
+    path.write_bytes(pil_bytes(pal, "PNG"))
+    src = read_image(path)
+    np.testing.assert_array_equal(to_integer(src.pixels), np.asarray(pal.convert("RGB")))
+
+
+def test_palette_png_with_transparency(tmp_path):
+    pal = Image.fromarray(np.array([[0, 1], [1, 0]], np.uint8), mode="P")
+    pal.putpalette([0, 0, 255, 255, 0, 0] + [0] * 762)
+    path = tmp_path / "palt.png"
+    path.write_bytes(pil_bytes(pal, "PNG", transparency=0))
+    src = read_image(path)
+    np.testing.assert_array_equal(to_integer(src.pixels)[0], [[255, 255, 255], [255, 0, 0]])
+
+
+def test_cmyk_jpeg_converts_to_rgb(tmp_path, photo_rgb):
+    path = tmp_path / "cmyk.jpg"
+    path.write_bytes(pil_bytes(Image.fromarray(photo_rgb).convert("CMYK"), "JPEG", quality=95))
+    src = read_image(path)
+    assert src.pixels.shape == photo_rgb.shape
+    reference = np.asarray(Image.open(path).convert("RGB"), np.float32) / 255
+    assert np.abs(src.pixels - reference).mean() < 2 / 255
+    assert np.abs(src.pixels - photo_rgb / 255.0).mean() < 4 / 255
+    assert any("CMYK" in n for n in src.notes)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_on_png_matches_pillow_exactly(tmp_path, photo_rgb, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}.png"
+    path.write_bytes(pil_bytes(Image.fromarray(photo_rgb), "PNG", exif=exif.tobytes()))
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
+    src = read_image(path)
+    np.testing.assert_array_equal(to_integer(src.pixels), upright)
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_rotated_jpeg_is_turned_upright(tmp_path, photo_rgb, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"rot{orientation}.jpg"
+    path.write_bytes(pil_bytes(Image.fromarray(photo_rgb), "JPEG", quality=95, exif=exif.tobytes()))
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"), np.float32) / 255
+    src = read_image(path)
+    assert src.pixels.shape == upright.shape
+    assert np.abs(src.pixels - upright).mean() < 1 / 255
+    assert any("orientation" in n for n in src.notes)
+    # cv2.imread with IMREAD_COLOR turns it too: the grey result agrees with OpenCV's own.
+    cv_upright = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert cv_upright.shape[:2] == src.pixels.shape[:2]
+
+
+def test_animated_gif_uses_the_first_frame_and_says_so(tmp_path):
+    rng = np.random.default_rng(3)
+    frames = [Image.fromarray(rng.integers(0, 256, (9, 11, 3), np.uint8)).convert("P") for _ in range(3)]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    src = read_image(path)
+    np.testing.assert_array_equal(to_integer(src.pixels), np.asarray(Image.open(path).convert("RGB")))
+    assert "first of 3 frames used" in src.notes
+
+
+def test_multi_page_tiff_uses_the_first_page(tmp_path):
+    pages = [Image.fromarray(np.full((5, 6, 3), v, np.uint8)) for v in (10, 200)]
+    path = tmp_path / "pages.tiff"
+    pages[0].save(path, save_all=True, append_images=pages[1:])
+    src = read_image(path)
+    assert np.all(to_integer(src.pixels) == 10)
+    assert "first of 2 frames used" in src.notes
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (1, 9, 3), (9, 1, 3), (1, 1)])
+def test_tiny_images(tmp_path, shape):
+    arr = np.arange(int(np.prod(shape)), dtype=np.uint8).reshape(shape) * 7
+    src = read_image(write_png(tmp_path / "tiny.png", arr))
+    assert src.pixels.shape == shape
+    np.testing.assert_array_equal(to_integer(src.pixels), arr)
+
+
+def test_non_ascii_and_space_filled_paths(tmp_path, photo_rgb):
+    folder = tmp_path / "папка с пробелами"
+    folder.mkdir()
+    path = write_png(folder / "фото 照片 é.png", photo_rgb)
+    src = read_image(path)
+    assert src.path == path
+    np.testing.assert_array_equal(to_integer(src.pixels), photo_rgb)
+
+
+def test_svdz_file_loads_like_an_image(tmp_path, photo_png):
+    svdz = pytest.importorskip("core.svdz")
+    from core.svd import decompose
+
+    src = read_image(photo_png)
+    path = tmp_path / "photo.svdz"
+    path.write_bytes(svdz.encode(decompose(src.pixels), 20))
+    loaded = read_image(path)
+    np.testing.assert_array_equal(loaded.pixels, svdz.decode(path.read_bytes()).pixels)
+    assert loaded.format == "SVDZ" and loaded.file_bytes == path.stat().st_size
+
+
+# ---- bad files: one line naming the file and the reason ----------------------
+
+def _refused(path, match, **kwargs):
+    with pytest.raises(ImageError) as info:
+        read_image(path, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message
+    assert match in message, message
+    return message
+
+
+def test_missing_file(tmp_path):
+    _refused(tmp_path / "nope.png", "no such file")
+
+
+def test_directory(tmp_path):
+    (tmp_path / "dir.png").mkdir()
+    _refused(tmp_path / "dir.png", "directory")
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    _refused(tmp_path / "empty.jpg", "empty")
+
+
+def test_text_with_an_image_suffix(tmp_path):
+    (tmp_path / "notes.png").write_text("just some text, not a picture\n")
+    _refused(tmp_path / "notes.png", "not a readable image")
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
+@pytest.mark.parametrize("keep", [0.3, 0.9])
+def test_truncated_files(tmp_path, photo_rgb, suffix, keep, capfd):
+    ok, buf = cv2.imencode(suffix, photo_rgb[..., ::-1].copy())
+    data = buf.tobytes()
+    path = tmp_path / f"cut{suffix}"
+    path.write_bytes(data[: int(len(data) * keep)])
+    _refused(path, "")
+    assert capfd.readouterr().err == ""  # decoders print nothing where the app draws
+
+
+def test_corrupt_png_checksum(tmp_path, photo_rgb):
+    data = bytearray(write_png(tmp_path / "ok.png", photo_rgb).read_bytes())
+    data[60] ^= 0xFF  # inside the first IDAT chunk
+    path = tmp_path / "crc.png"
+    path.write_bytes(bytes(data))
+    _refused(path, "corrupt or truncated PNG")
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def test_enormous_declared_size_is_refused_before_decoding(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_header_only(100_000, 90_000))  # 27 GB of pixels if anyone allocated them
+    message = _refused(path, "--max-pixels")
+    assert "100,000,000" in message
+
+
+def test_pixel_limit_names_the_size_and_can_be_raised(photo_png):
+    message = _refused(photo_png, "--max-pixels", max_pixels=1000)
+    assert "128×96" in message and "1,000" in message
+    assert read_image(photo_png, max_pixels=128 * 96).pixels.shape[:2] == (96, 128)
+
+
+def test_unreadable_file(tmp_path, photo_png, monkeypatch):
+    """chmod 000 does not stop root, so as root the refusal is simulated at the read itself."""
+    if os.geteuid() == 0:
+        def deny(self):
+            raise PermissionError(13, "Permission denied", str(self))
+
+        monkeypatch.setattr(Path, "read_bytes", deny)
+    else:
+        photo_png.chmod(0)
+    _refused(photo_png, "permission denied")
+
+
+def test_float_samples_are_refused_clearly(tmp_path):
+    ok, buf = cv2.imencode(".tiff", np.full((4, 4), 0.5, np.float32))
+    path = tmp_path / "float.tiff"
+    path.write_bytes(buf.tobytes())
+    _refused(path, "not supported")
+
+
+def test_unknown_mode(photo_png):
+    with pytest.raises(ImageError, match="unknown mode"):
+        read_image(photo_png, "sepia")
+
+
+# ---- fuzz: every input ends in an image or ImageError -------------------------
+
+def test_fuzz_random_and_mutated_files_end_in_an_image_or_image_error(tmp_path, photo_rgb, capfd):
+    rng = np.random.default_rng(20261126)
+    small = photo_rgb[:24, :32]
+    seeds = []
+    for suffix, params in ((".png", []), (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 80]), (".webp", []), (".gif", []),
+                           (".tiff", [])):
+        ok, buf = cv2.imencode(suffix, small[..., ::-1].copy(), params)
+        assert ok
+        seeds.append((suffix, buf.tobytes()))
+    cases = []
+    for i in range(40):
+        cases.append((".png", rng.integers(0, 256, int(rng.integers(1, 400)), np.uint8).tobytes()))
+    for i in range(160):
+        suffix, data = seeds[i % len(seeds)]
+        mutated = bytearray(data)
+        for _ in range(int(rng.integers(1, 12))):
+            mutated[int(rng.integers(0, len(mutated)))] = int(rng.integers(0, 256))
+        if i % 3 == 0:
+            mutated = mutated[: int(rng.integers(1, len(mutated)))]
+        cases.append((suffix, bytes(mutated)))
+    loaded = refused = 0
+    for i, (suffix, data) in enumerate(cases):
+        path = tmp_path / f"fuzz{i}{suffix}"
+        path.write_bytes(data)
+        try:
+            src = read_image(path, "grey" if i % 2 else "colour", max_pixels=10_000_000)
+        except ImageError as exc:
+            assert "\n" not in str(exc) and str(path) in str(exc)
+            refused += 1
+        else:
+            assert src.pixels.dtype == np.float32 and np.isfinite(src.pixels).all()
+            assert 0.0 <= src.pixels.min() and src.pixels.max() <= 1.0
+            loaded += 1
+    assert loaded > 0 and refused > 0
