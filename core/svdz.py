@@ -119,11 +119,13 @@ def _quantise(dec, rank, bit_depth: int) -> _Quantised:
     rounding = height * width / (12.0 * (2**bit_depth - 1) ** 2)
     s_all, steps_u, steps_v, qus, qvs = [], [], [], [], []
     for c, r, res in zip(dec.channels, ranks, residual):
+        # The residual is total energy minus float32 σ²: below ~1e-6 of the total it is rounding, not signal.
+        res = float(res) if res > 1e-6 * c.total_energy else 0.0
         u = c.u[:, :r].T.contiguous().cpu().numpy().astype(np.float64)
         v = c.v[:, :r].T.contiguous().cpu().numpy().astype(np.float64)
         s = c.s[:r].cpu().numpy().astype(np.float32)
         # Per-column squared error is s²·step²·(H + W)/12; spread NOISE_SHARE·max(res, rounding) evenly over r columns.
-        noise = math.sqrt(NOISE_SHARE * max(float(res), rounding) * 12.0 / (r * (height + width)))
+        noise = math.sqrt(NOISE_SHARE * max(res, rounding) * 12.0 / (r * (height + width)))
         su = _column_steps(u, s.astype(np.float64), noise)
         sv = _column_steps(v, s.astype(np.float64), noise)
         qus.append(np.clip(np.rint(u / su[:, None]), -_QMAX, _QMAX).astype(np.int32))
@@ -269,7 +271,7 @@ def _member_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[in
         else:
             raise ContainerError(f"member {info.filename} has npy version {version}")
         header_len = fh.tell()
-    _expect(not fortran, f"member {info.filename} is in Fortran order")
+    _expect(not fortran, f"member {info.filename.removesuffix('.npy')} is in Fortran order")
     return tuple(shape), dtype, header_len
 
 
