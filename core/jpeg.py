@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -17,10 +17,10 @@ class JpegAtBudget:
 
     quality: int  # the encoder's quality setting, 1..100
     size_bytes: int
-    pixels: np.ndarray  # decoded, float32 in [0, 1], the input's shape
+    pixels: np.ndarray = field(repr=False)  # decoded, float32 in [0, 1], the input's shape
     psnr_db: float  # against the input pixels
     ssim: float | None  # None for images smaller than the SSIM window
-    data: bytes  # the encoded file
+    data: bytes = field(repr=False)  # the encoded file
 
 
 def _encode(ints: np.ndarray, suffix: str, params: list[int]) -> bytes:

@@ -38,7 +38,7 @@ import math
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +66,7 @@ _MAX_HEADER = 1024  # our npy headers are ~128 bytes; numpy's own limit is 10 00
 class SvdzImage:
     """A decoded .svdz: the pixels and what the file says about them."""
 
-    pixels: np.ndarray  # float32 in [0, 1], H×W (grey) or H×W×3 RGB
+    pixels: np.ndarray = field(repr=False)  # float32 in [0, 1], H×W (grey) or H×W×3 RGB
     bit_depth: int
     ranks: tuple[int, ...]
     colour_space: str
