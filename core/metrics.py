@@ -79,3 +79,47 @@ def energy_kept(singular_values: Sequence[np.ndarray], ranks: Sequence[int], tot
     total = total_energy if total_energy is not None else sum(float(np.sum(np.asarray(s, np.float64) ** 2))
                                                               for s in singular_values)
     return 1.0 if total <= 0 else kept / total
+
+
+def _tails(dec) -> list[np.ndarray]:
+    """Per channel, Σ_{i>r} σᵢ² for r = 1..max_rank.
+
+    With every singular value at hand (an exact decomposition) the tail is summed
+    directly: ‖A‖² − Σ_{i≤r} σᵢ² in float would lose the small residuals of high ranks
+    to cancellation (float32 σ² do not add up to ‖A‖² exactly). Truncated factors have
+    no tail, so there the residual is ‖A‖² − kept.
+    """
+    out = []
+    for c, s in zip(dec.channels, dec.singular_values):
+        sq = np.asarray(s, np.float64) ** 2
+        if len(sq) >= dec.full_rank:
+            tail = np.cumsum(sq[::-1])[::-1]  # tail[i] = Σ_{j≥i} σⱼ²
+            out.append(np.append(tail[1:], 0.0)[: dec.max_rank])
+        else:
+            out.append(np.maximum(c.total_energy - np.cumsum(sq), 0.0)[: dec.max_rank])
+    return out
+
+
+def residual_energy(dec, ranks: Sequence[int]) -> float:
+    """‖A − A_r‖²_F summed over channels (unclipped), each channel with its own rank."""
+    return float(sum(t[r - 1] for t, r in zip(_tails(dec), ranks)))
+
+
+def residual_curve(dec) -> np.ndarray:
+    """‖A − A_r‖²_F over all channels for r = 1..max_rank, the same rank everywhere."""
+    return np.sum(_tails(dec), axis=0)
+
+
+def total_energy(dec) -> float:
+    return float(sum(c.total_energy for c in dec.channels))
+
+
+def energy_from_residual(dec, residual) -> np.ndarray | float:
+    """Kept share of Σσ² (= ‖A‖²) in [0, 1]."""
+    total = total_energy(dec)
+    return 1.0 - np.asarray(residual) / total if total > 0 else np.ones_like(np.asarray(residual, float))
+
+
+def relative_error_from_residual(dec, residual) -> np.ndarray | float:
+    total = total_energy(dec)
+    return np.sqrt(np.asarray(residual) / total) if total > 0 else np.zeros_like(np.asarray(residual, float))

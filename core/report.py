@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import RankError
 from .imageio import SourceImage, to_integer
-from .metrics import psnr, ssim
+from .metrics import energy_from_residual, psnr, relative_error_from_residual, residual_energy, ssim
 from .outputs import encode_image
 from .svd import Decomposition
 
@@ -119,14 +119,15 @@ def rank_row(src: SourceImage, dec: Decomposition, requested: int, *, chroma_ran
     spec = rank if chroma_rank is None else (rank, min(chroma_rank, dec.max_rank))
     ranks = dec.channel_ranks(spec)
     saved = saved_pixels(dec, ranks, src.bit_depth)
+    residual = residual_energy(dec, ranks)
     m, n = dec.height, dec.width
     row = RankRow(
         rank=rank,
         requested_rank=int(requested),
         clamped=clamped,
         channel_ranks=ranks,
-        energy=dec.energy(ranks),
-        relative_error=dec.relative_error(ranks),
+        energy=float(energy_from_residual(dec, residual)),
+        relative_error=float(relative_error_from_residual(dec, residual)),
         psnr_db=psnr(saved, src.pixels),
         ssim=ssim(saved, src.pixels),
         original_bytes=src.file_bytes,

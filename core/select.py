@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import TargetError
 from .imageio import to_integer
-from .metrics import psnr
+from .metrics import energy_from_residual, psnr, residual_curve
 from .svd import Decomposition
 
 
@@ -22,9 +22,8 @@ def rank_for_energy(dec: Decomposition, share: float) -> int:
     """Smallest rank (the same on every channel) whose kept share of Σσ² is at least `share`."""
     if not isinstance(share, (int, float)) or math.isnan(share) or share <= 0 or share > 1:
         raise TargetError(f"energy share must be above 0 and at most 1 (e.g. 0.99), got {share}")
-    curve = dec.energy_curve()
-    # Float sums make full rank come out a hair under 1; accept that as reaching it.
-    reached = np.nonzero(curve >= share - 1e-12)[0]
+    curve = energy_from_residual(dec, residual_curve(dec))
+    reached = np.nonzero(curve >= share - 1e-12)[0]  # a hair of slack for float sums
     if reached.size == 0:
         if dec.max_rank == dec.full_rank:
             return dec.full_rank
@@ -41,9 +40,7 @@ def measured_psnr(dec: Decomposition, rank, bit_depth: int = 8) -> float:
 
 def psnr_curve(dec: Decomposition) -> np.ndarray:
     """Unclipped PSNR (dB) for ranks 1..max_rank from the singular values alone (inf where nothing is lost)."""
-    residual = sum(c.total_energy - np.cumsum(s[: dec.max_rank] ** 2)
-                   for c, s in zip(dec.channels, dec.singular_values))
-    mse = np.maximum(residual, 0.0) / dec.image.size
+    mse = residual_curve(dec) / dec.image.size
     with np.errstate(divide="ignore"):
         return np.where(mse > 0, 10 * np.log10(1.0 / np.where(mse > 0, mse, 1.0)), np.inf)
 
