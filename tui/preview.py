@@ -52,6 +52,8 @@ ZOOM_STEPS: dict[str, float] = {
     "2:1": 2.0,
     "4:1": 4.0,
 }
+# Regions up to this many pixels get their error measured per image pixel (one more crop product).
+FULL_RES_ERROR_PIXELS = 1 << 19
 PAN_STEP = 1 / 8  # of the visible width or height; shift pans four steps
 PAD_RGB = (0, 0, 0)
 _MINIMAP_CELLS = 12
@@ -182,6 +184,7 @@ class Render:
     main_label: str
     max_error: float  # largest |original − reconstruction| (mean over channels), share of full scale
     max_error_at: tuple[int, int]  # (x, y) in image pixels
+    error_resolution: str  # "full": over every image pixel of the region; "preview": over the shrunk previews
     left_image: PILImage.Image | None = None
     main_image: PILImage.Image | None = None
 
@@ -215,21 +218,51 @@ def _to_pil(pixels: np.ndarray, units: tuple[int, int]) -> PILImage.Image:
     return PILImage.fromarray(np.ascontiguousarray(pixels))
 
 
+def measure_error(job: _Job, original: np.ndarray, reconstruction: np.ndarray) -> tuple[np.ndarray, float, tuple[int, int], str]:
+    """The error map at preview size, the largest error, where it is (image x, y), and at which resolution.
+
+    Where the view shrinks a region of at most FULL_RES_ERROR_PIXELS, the error is taken per
+    image pixel and its mean is shown per display pixel, so fine detail lost by the rank (which
+    averages out in shrunk previews) still shows, and the largest error is exact. Larger
+    regions (the fit view of a big photo) compare the two previews instead.
+    """
+    left, top, right, bottom = job.region
+    crop_w, crop_h = right - left, bottom - top
+    out_h, out_w = reconstruction.shape[:2]
+    if (out_w < crop_w or out_h < crop_h) and crop_w * crop_h <= FULL_RES_ERROR_PIXELS:
+        dec = job.decomposition
+        full_original = _cached_original(job, (crop_w, crop_h), job.region)
+        full = abs_error(full_original, dec.preview(job.rank, (crop_w, crop_h), job.region))
+        y, x = divmod(int(np.argmax(full)), crop_w)
+        import cv2  # well-kept area averaging; only needed on this path
+
+        shown = cv2.resize(full, (out_w, out_h), interpolation=cv2.INTER_AREA)
+        return shown, float(full[y, x]), (left + x, top + y), "full"
+    error = abs_error(original, reconstruction)
+    py, px = divmod(int(np.argmax(error)), out_w)
+    if out_w >= crop_w and out_h >= crop_h:
+        # Zoomed to 1:1 or past it: each shown pixel is one image pixel, repeated.
+        x, y = (px * crop_w) // out_w, (py * crop_h) // out_h
+        return error, float(error[py, px]), (left + x, top + y), "full"
+    # The preview pixel's centre, in image coordinates.
+    at = (
+        min(right - 1, left + int((px + 0.5) * crop_w / out_w)),
+        min(bottom - 1, top + int((py + 0.5) * crop_h / out_h)),
+    )
+    return error, float(error[py, px]), at, "preview"
+
+
+def main_size_smaller(region: Region, pixels: np.ndarray) -> bool:
+    return pixels.shape[1] < region[2] - region[0] or pixels.shape[0] < region[3] - region[1]
+
+
 def render_job(job: _Job) -> Render:
     dec = job.decomposition
     region = job.region
     rank = rank_text(job.rank)
     original = _cached_original(job, job.out_size, region)
     reconstruction = dec.preview(job.rank, job.out_size, region)
-    error = abs_error(original, reconstruction)
-    py, px = divmod(int(np.argmax(error)), error.shape[1])
-    left, top, right, bottom = region
-    # The preview pixel's centre, in image coordinates.
-    at = (
-        min(right - 1, left + int((px + 0.5) * (right - left) / error.shape[1])),
-        min(bottom - 1, top + int((py + 0.5) * (bottom - top) / error.shape[0])),
-    )
-    max_error = float(error[py, px])
+    error, max_error, at, resolution = measure_error(job, original, reconstruction)
     flip_note = "  [A/B: f shows rank {}]".format(rank)
     left_pixels = None
     left_label = ""
@@ -243,8 +276,13 @@ def render_job(job: _Job) -> Render:
             main, label = original, "ORIGINAL  [A/B: f shows the error map]"
         else:
             main = colourise(error, job.gain)
+            shrunk = main_size_smaller(job.region, reconstruction)
+            if resolution == "preview":
+                what = "of the shrunk previews"
+            else:
+                what = "block means of every pixel" if shrunk else "per image pixel"
             label = (
-                f"|original − rank {rank}| ×{job.gain} (inferno, preview resolution)"
+                f"|original − rank {rank}| ×{job.gain} ({what})"
                 f"  max {max_error * 255:.0f}/255 at x {at[0]}, y {at[1]}"
             )
     render = Render(
@@ -261,6 +299,7 @@ def render_job(job: _Job) -> Render:
         main_label=label,
         max_error=max_error,
         max_error_at=at,
+        error_resolution=resolution,
     )
     render.left_image = None if left_pixels is None else _to_pil(left_pixels, job.units)
     render.main_image = _to_pil(main, job.units)
@@ -322,16 +361,19 @@ class PreviewPane(Widget, can_focus=True):
             max_error: float,
             max_error_at: tuple[int, int],
             rank: Any = None,
+            error_resolution: str = "preview",
         ) -> None:
             super().__init__()
             self.view = view
             self.zoom = zoom
             self.region = region
-            # Largest |original − reconstruction| (mean over channels) as a share of full scale,
-            # over the visible region at preview resolution, and where it is (x, y image pixels).
+            # Largest |original − reconstruction| (mean over channels) as a share of full scale
+            # over the visible region, and where it is (x, y image pixels); error_resolution says
+            # whether every image pixel ("full") or only the shown pixels ("preview") were compared.
             self.max_error = max_error
             self.max_error_at = max_error_at
             self.rank = rank
+            self.error_resolution = error_resolution
 
     class _Rendered(Message, bubble=False):
         def __init__(self, render: Render) -> None:
@@ -580,7 +622,15 @@ class PreviewPane(Widget, can_focus=True):
         self.last_render = render
         self._update_status(render.region)
         self.post_message(
-            self.Updated(render.view, render.zoom, render.region, render.max_error, render.max_error_at, render.rank)
+            self.Updated(
+                render.view,
+                render.zoom,
+                render.region,
+                render.max_error,
+                render.max_error_at,
+                rank=render.rank,
+                error_resolution=render.error_resolution,
+            )
         )
 
     @on(_Failed)

@@ -243,13 +243,55 @@ async def test_views_cycle_and_flip_shows_the_original_in_place(dec):
 # ---- error map -----------------------------------------------------------------------
 
 
-async def test_error_map_max_error_matches_numpy_at_fit(dec):
+def full_resolution_error(d, rank, region):
+    """|original − rank-r| per image pixel over a region, in 8-bit levels, independently of the pane."""
+    left, top, right, bottom = region
+    original = np.rint(d.image[top:bottom, left:right] * 255)
+    reconstruction = np.rint(d.reconstruct(rank)[top:bottom, left:right] * 255)
+    error = np.abs(original - reconstruction)
+    return (error.mean(axis=-1) if error.ndim == 3 else error) / 255
+
+
+async def test_error_map_at_fit_finds_the_largest_error_over_every_image_pixel(dec):
+    app = PreviewApp(dec, rank=4)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(PreviewPane)
+        side = await settled(pilot)
+        pane.view = "error"
+        render = await settled(pilot)
+        assert render.error_resolution == "full" and render.region == (0, 0, 128, 96)
+        error = full_resolution_error(dec, 4, render.region)
+        assert render.max_error == pytest.approx(error.max(), abs=1 / 255)
+        x, y = render.max_error_at
+        assert error[y, x] >= error.max() - 1 / 255
+        # Side-by-side measures the same numbers: the table does not depend on the view.
+        assert (side.max_error, side.max_error_at) == (render.max_error, render.max_error_at)
+        label = str(pane.query_one("#pp-right-label").render())
+        assert "×8" in label and f"max {render.max_error * 255:.0f}/255 at x {x}, y {y}" in label
+        # The app hears the same numbers.
+        last = app.updates[-1]
+        assert (last.view, last.max_error, last.max_error_at, last.region, last.error_resolution) == (
+            "error", render.max_error, render.max_error_at, (0, 0, 128, 96), "full"
+        )
+        # The map is brightest where the error is largest (mean per display pixel, ×8, inferno).
+        brightness = shown(pane).astype(int).sum(axis=-1)
+        scale = render.main.shape[1] / 128
+        assert brightness[int(y * scale), int(x * scale)] >= np.percentile(brightness, 90)
+
+        await pilot.press("g")
+        render = await settled(pilot)
+        assert render.gain == 16 and "×16" in str(pane.query_one("#pp-right-label").render())
+
+
+async def test_error_map_of_a_large_region_compares_the_previews(dec, monkeypatch):
+    monkeypatch.setattr("tui.preview.FULL_RES_ERROR_PIXELS", 0)  # as if the photo were huge
     app = PreviewApp(dec, rank=4)
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one(PreviewPane)
         await settled(pilot)
         pane.view = "error"
         render = await settled(pilot)
+        assert render.error_resolution == "preview"
         size = (render.main.shape[1], render.main.shape[0])
         original = dec.original_preview(size).astype(float)
         reconstruction = dec.preview(4, size).astype(float)
@@ -261,18 +303,7 @@ async def test_error_map_max_error_matches_numpy_at_fit(dec):
         # The picture is the error ×8 in OpenCV's inferno colour map.
         levels = np.clip(np.rint(error * 8 * 255), 0, 255).astype(np.uint8)
         assert np.array_equal(shown(pane), cv2.applyColorMap(levels, cv2.COLORMAP_INFERNO)[..., ::-1])
-        label = str(pane.query_one("#pp-right-label").render())
-        assert "×8" in label and f"max {error.max() * 255:.0f}/255" in label
-        assert f"x {render.max_error_at[0]}, y {render.max_error_at[1]}" in label
-        # The app hears the same numbers.
-        last = app.updates[-1]
-        assert (last.view, last.max_error, last.max_error_at, last.region) == (
-            "error", render.max_error, render.max_error_at, (0, 0, 128, 96)
-        )
-
-        await pilot.press("g")
-        render = await settled(pilot)
-        assert render.gain == 16 and "×16" in str(pane.query_one("#pp-right-label").render())
+        assert "of the shrunk previews" in str(pane.query_one("#pp-right-label").render())
 
 
 @pytest.mark.parametrize("which", ["colour", "grey"])
@@ -285,12 +316,9 @@ async def test_error_map_at_one_to_one_matches_full_resolution_error(which, dec,
         pane.view = "error"
         await pilot.press("right_square_bracket", "right_square_bracket", "L", "J")
         render = await settled(pilot)
-        assert render.zoom == "1:1"
+        assert render.zoom == "1:1" and render.error_resolution == "full"
         left, top, right, bottom = render.region
-        original = np.rint(d.image[top:bottom, left:right] * 255)
-        reconstruction = np.rint(d.reconstruct(5)[top:bottom, left:right] * 255)
-        error = np.abs(original - reconstruction)
-        error = (error.mean(axis=-1) if error.ndim == 3 else error) / 255
+        error = full_resolution_error(d, 5, render.region)
         assert render.max_error == pytest.approx(error.max(), abs=1 / 255)
         x, y = render.max_error_at
         assert left <= x < right and top <= y < bottom
