@@ -10,12 +10,17 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from core.jpeg import jpeg_at_budget, webp_at_budget
 
 
-def jpeg_size(pixels: np.ndarray, quality: int) -> int:
+SAMPLING = {"4:2:0": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420, "4:4:4": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+            "grey": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420}
+
+
+def jpeg_size(pixels: np.ndarray, quality: int, subsampling: str = "4:2:0") -> int:
     """The file OpenCV writes at `quality`, with the settings jpeg_at_budget documents."""
     ints = np.clip(np.rint(pixels * 255), 0, 255).astype(np.uint8)
     if ints.ndim == 3:
         ints = np.ascontiguousarray(ints[..., ::-1])
-    ok, buf = cv2.imencode(".jpg", ints, [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_OPTIMIZE, 1])
+    ok, buf = cv2.imencode(".jpg", ints, [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_OPTIMIZE, 1,
+                                          cv2.IMWRITE_JPEG_SAMPLING_FACTOR, SAMPLING[subsampling]])
     assert ok
     return buf.size
 
@@ -25,13 +30,25 @@ def photo(photo_rgb) -> np.ndarray:
     return photo_rgb.astype(np.float32) / 255.0
 
 
-@pytest.mark.parametrize("budget", [1_500, 3_000, 6_000, 12_000])
+@pytest.mark.parametrize("budget", [1_500, 3_000, 6_000, 12_000, 40_000])
 def test_highest_quality_that_fits(photo, budget):
     result = jpeg_at_budget(photo, budget)
     assert result is not None
-    assert result.size_bytes == len(result.data) == jpeg_size(photo, result.quality) <= budget
+    size = jpeg_size(photo, result.quality, result.subsampling)
+    assert result.size_bytes == len(result.data) == size <= budget
     if result.quality < 100:
-        assert jpeg_size(photo, result.quality + 1) > budget
+        assert jpeg_size(photo, result.quality + 1, result.subsampling) > budget
+
+
+def test_large_budgets_use_full_chroma_when_it_scores_higher(photo):
+    # 4:2:0 fits at quality 100 here, where chroma subsampling, not quantisation, limits PSNR.
+    budget = jpeg_size(photo, 100, "4:2:0") + 2_000
+    result = jpeg_at_budget(photo, budget)
+    assert result.subsampling == "4:4:4"
+    subsampled = cv2.imdecode(np.frombuffer(cv2.imencode(
+        ".jpg", np.ascontiguousarray((photo * 255).round().astype(np.uint8)[..., ::-1]),
+        [cv2.IMWRITE_JPEG_QUALITY, 100, cv2.IMWRITE_JPEG_OPTIMIZE, 1])[1], np.uint8), cv2.IMREAD_COLOR)
+    assert result.psnr_db > peak_signal_noise_ratio(photo, subsampled[..., ::-1].astype(np.float32) / 255, data_range=1.0)
 
 
 def test_budget_below_quality_one_gives_none(photo):
