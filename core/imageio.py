@@ -160,13 +160,13 @@ def _too_large(path: Path, width: int, height: int, max_pixels: int) -> ImageErr
     )
 
 
-def _read_svdz(path: Path, data: bytes, mode: str) -> SourceImage:
+def _read_svdz(path: Path, data: bytes, mode: str, max_pixels: int) -> SourceImage:
     try:
         from . import svdz  # the container module; imported only when a .svdz file is opened
     except ModuleNotFoundError:
         raise ImageError(f"{path}: .svdz files cannot be opened: this build has no core.svdz module") from None
     try:
-        decoded = svdz.decode(data)
+        decoded = svdz.decode(data, max_pixels=max_pixels)
     except ContainerError as exc:
         raise ImageError(f"{path}: {exc}") from None
     bit_depth = int(decoded.bit_depth)
@@ -197,7 +197,7 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
     if not data:
         raise ImageError(f"{path}: the file is empty")
     if path.suffix.lower() == SVDZ_SUFFIX:
-        return _read_svdz(path, data, mode)
+        return _read_svdz(path, data, mode, max_pixels)
 
     head = _probe(data)
     if head is not None:
@@ -221,12 +221,24 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error"
         raise ImageError(f"{path}: OpenCV could not decode it ({reason[:120]})") from None
     if raw is None or raw.size == 0:
-        if head is not None and head.format:
-            raise ImageError(f"{path}: a corrupt or truncated {head.format} file (OpenCV cannot decode it)")
+        kind = head.format if head is not None and head.format else _sniff(data)
+        if kind:
+            raise ImageError(f"{path}: a corrupt or truncated {kind} file (OpenCV cannot decode it)")
         raise ImageError(f"{path}: not a readable image (corrupt, truncated, or not an image at all)")
     if raw.shape[0] * raw.shape[1] > max_pixels:
         raise _too_large(path, raw.shape[1], raw.shape[0], max_pixels)
     return _from_decoded(path, raw, head, mode, len(data))
+
+
+_MAGIC = ((b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"II*\x00", "TIFF"),
+          (b"MM\x00*", "TIFF"), (b"BM", "BMP"))
+
+
+def _sniff(data: bytes) -> str:
+    """The format a file's first bytes claim, for a useful message when even its header is broken."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _MAGIC if data.startswith(magic)), "")
 
 
 def _pillow_limit() -> int:

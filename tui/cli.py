@@ -122,6 +122,8 @@ def _decode_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=f"{PROG} decode", description="Decode a .svdz file to an image.")
     p.add_argument("input", metavar="IN.svdz")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output image: .png, .jpg or .webp")
+    p.add_argument("--max-pixels", type=_positive_int, default=None, metavar="N",
+                   help="refuse images larger than N pixels (default 100,000,000)")
     return p
 
 
@@ -412,7 +414,9 @@ def _cmd_decode(argv: list[str]) -> int:
         raise ImageError(f"{path}: is a directory, not a .svdz file")
     if not path.exists():
         raise ImageError(f"{path}: no such file")
-    decoded = svdz.read_svdz(path)
+    from core.imageio import DEFAULT_MAX_PIXELS
+
+    decoded = svdz.read_svdz(path, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
     bit_depth = int(decoded.bit_depth) if out.suffix.lower() == ".png" else 8
     write_image(out, decoded.pixels, bit_depth, path)
     print(f"wrote {out}: {out.stat().st_size:,} bytes")
