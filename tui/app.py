@@ -261,8 +261,6 @@ class SvdlensApp(App[int]):
         label = self.query_one("#rank-status", Label)
         label.update(text)
         label.set_class(error, "-error")
-        if error:
-            self.last_error = text
 
     # ---- opening ---------------------------------------------------------------------------
     def open_image(self, path: Path, mode: str | None = None) -> None:
@@ -651,8 +649,8 @@ class SvdlensApp(App[int]):
     def on_saved(self, message: Saved) -> None:
         if message.path is None:
             self.notify(message.text, title="not saved", severity="error", timeout=8)
+            self._set_status(f"not saved: {message.text}", error=True)
             self.last_error = message.text
-            self._set_status("not saved", error=True)
         else:
             self.notify(message.text, title="saved", timeout=6)
             self._set_status(f"saved {message.path.name}")

@@ -93,19 +93,44 @@ def parse_rank_request(text: str) -> RankRequest:
 
 
 class RankInput(Input):
-    """The rank field. The rank keys work while it has focus: they are bound at priority here
-    because a focused Input would otherwise swallow + - * / as text."""
+    """The rank field.
 
-    BINDINGS = [
-        Binding("plus,equals_sign", "app.step_rank(1)", "rank +1", show=False, priority=True),
-        Binding("minus,underscore", "app.step_rank(-1)", "rank −1", show=False, priority=True),
-        Binding("up", "app.step_rank(1)", show=False, priority=True),
-        Binding("down", "app.step_rank(-1)", show=False, priority=True),
-        Binding("shift+up,pageup", "app.step_rank(10)", show=False, priority=True),
-        Binding("shift+down,pagedown", "app.step_rank(-10)", show=False, priority=True),
-        Binding("asterisk", "app.scale_rank(2)", show=False, priority=True),
-        Binding("slash", "app.scale_rank(0.5)", show=False, priority=True),
-    ]
+    Its editing keys and the rank keys are handled here, as the key arrives, rather than by
+    bindings: Textual runs non-priority bindings only after the key has bubbled up to the
+    app, so in a burst of keys (tmux send-keys, a fast typist, a paste without bracketed
+    paste) "backspace backspace 9" would insert the 9 before the deletions and lose it. The
+    rank keys must also work here, where a plain Input would swallow + - * / as text.
+    """
+
+    # key -> (method on this Input, or on the app with "app." in front; arguments)
+    KEYS: dict[str, tuple[str, tuple]] = {
+        "backspace": ("action_delete_left", ()),
+        "delete": ("action_delete_right", ()),
+        "ctrl+d": ("action_delete_right", ()),
+        "home": ("action_home", ()),
+        "ctrl+a": ("action_home", ()),
+        "end": ("action_end", ()),
+        "ctrl+e": ("action_end", ()),
+        "left": ("action_cursor_left", ()),
+        "right": ("action_cursor_right", ()),
+        "ctrl+left": ("action_cursor_left_word", ()),
+        "ctrl+right": ("action_cursor_right_word", ()),
+        "ctrl+k": ("action_delete_right_all", ()),
+        "ctrl+u": ("action_delete_left_all", ()),
+        "ctrl+w": ("action_delete_left_word", ()),
+        "plus": ("app.action_step_rank", (1,)),
+        "equals_sign": ("app.action_step_rank", (1,)),
+        "minus": ("app.action_step_rank", (-1,)),
+        "underscore": ("app.action_step_rank", (-1,)),
+        "up": ("app.action_step_rank", (1,)),
+        "down": ("app.action_step_rank", (-1,)),
+        "shift+up": ("app.action_step_rank", (10,)),
+        "pageup": ("app.action_step_rank", (10,)),
+        "shift+down": ("app.action_step_rank", (-10,)),
+        "pagedown": ("app.action_step_rank", (-10,)),
+        "asterisk": ("app.action_scale_rank", (2,)),
+        "slash": ("app.action_scale_rank", (0.5,)),
+    }
 
     def __init__(self, **kwargs) -> None:
         super().__init__(
@@ -115,6 +140,29 @@ class RankInput(Input):
             select_on_focus=False,
             **kwargs,
         )
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # The rank keys are not text here, so the footer keeps showing them.
+        return key not in self.KEYS and super().check_consume_key(key, character)
+
+    async def _on_key(self, event) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            await self.action_submit()
+            return
+        entry = self.KEYS.get(event.key)
+        if entry is None:
+            await super()._on_key(event)
+            return
+        event.stop()
+        event.prevent_default()
+        self._restart_blink()
+        name, args = entry
+        if name.startswith("app."):
+            getattr(self.app, name[4:])(*args)
+        else:
+            getattr(self, name)(*args)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,7 +323,8 @@ class SizesTable(Static):
             notes.append(f".svdz: {s.svdz_note}")
         else:
             table.add_row(Text(".svdz file (real bytes)", style="bold"), exact_bytes(s.svdz_bytes),
-                          _share(s.svdz_bytes, of), _db(s.svdz_psnr), _ssim(s.svdz_ssim))
+                          _share(s.svdz_bytes, of), _db(s.svdz_psnr),
+                          _ssim(s.svdz_ssim) if s.svdz_ssim is not None or s.measuring else "—")
         if s.jpeg_note:
             table.add_row("JPEG at the .svdz bytes", "—", "", "", "")
             notes.append(f"JPEG: {s.jpeg_note}")
@@ -295,20 +344,31 @@ class SizesTable(Static):
     def _render_compact(self, s: TableState):
         from rich.console import Group
 
+        pending = "…" if s.measuring else "—"
+        quality = Text()
+        quality.append(f"rank {s.rank}", style="bold")
+        quality.append(f"/{s.max_rank} {'exact' if s.method == 'exact SVD' else 'randomized'} · energy ")
+        quality.append(f"{s.energy * 100:.2f} %", style="bold")
+        quality.append(" · PSNR ")
+        quality.append(_db(s.psnr), style="bold")
+        quality.append(" · SSIM ")
+        quality.append(_ssim(s.ssim) if s.ssim is not None else pending, style="bold")
+        if s.max_error is not None:
+            quality.append(f" · max err {s.max_error * 255:.0f}/255")
         sizes = Text()
         sizes.append(f"file {human_bytes(s.file_bytes)} · ")
         sizes.append(".svdz ")
-        sizes.append(s.svdz_note or human_bytes(s.svdz_bytes), style="bold")
+        sizes.append(human_bytes(s.svdz_bytes) if not s.svdz_note else pending, style="bold")
         sizes.append(f" · PNG {human_bytes(s.png_bytes)} · float32 {human_bytes(s.float32_bytes)}"
                      f" · raw {human_bytes(s.raw_bytes)}")
-        jpeg = Text()
+        jpeg = Text(overflow="ellipsis", no_wrap=True)
         if s.jpeg_note:
-            jpeg.append(f"JPEG at equal bytes: {s.jpeg_note}", style="dim")
+            jpeg.append(f"JPEG at the same bytes: {s.jpeg_note}", style="dim")
         else:
-            jpeg.append(f"JPEG at the .svdz bytes: {_db(s.jpeg_psnr)}, SSIM {_ssim(s.jpeg_ssim)}")
+            jpeg.append(f"JPEG at the same bytes: {_db(s.jpeg_psnr)}, SSIM {_ssim(s.jpeg_ssim)}")
             if s.jpeg_psnr is not None and s.svdz_psnr is not None:
-                jpeg.append(f" — {s.jpeg_psnr - s.svdz_psnr:+.1f} dB over SVD: JPEG is far better", style="italic")
-        return Group(self._quality_line(s), sizes, jpeg)
+                jpeg.append(f": {s.jpeg_psnr - s.svdz_psnr:+.1f} dB, far better than SVD", style="italic")
+        return Group(quality, sizes, jpeg)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,499 @@
+"""Pilot tests: every key and flow of the app, checked on what a person would see."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from textual import events
+
+import tui.app as app_module
+from apphelp import make_app, photo, settle, shown_ranks, wait_for, widget_text
+from core.report import rank_row
+from core.select import rank_for_energy, rank_for_psnr
+from tui.app import CLASSIC_RANKS, SvdlensApp
+from tui.dialogs import KEYS, HelpScreen, PathScreen
+from tui.preview import PreviewPane
+from tui.widgets import verdict, ImagePicker, RankInput, SizesTable, SpectrumPlot, parse_rank_request
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def type_rank(pilot, text: str) -> None:
+    await pilot.press("ctrl+a", "ctrl+k", *list(text), "enter")
+
+
+def status(app: SvdlensApp) -> str:
+    return widget_text(app.query_one("#rank-status"))
+
+
+# ---- start-up, table, spectrum ------------------------------------------------------------
+
+
+async def test_opens_the_image_and_every_pane_agrees_with_core(photo_dir):
+    path = photo_dir / "a_small.png"
+    app = make_app(path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        assert shown_ranks(app) == (50, 50, 50, 50)
+        state = app.query_one(SizesTable).state
+        row = rank_row(app.loaded.source, app.loaded.dec, 50)  # what `svdlens report` prints
+        assert state.psnr == pytest.approx(row.psnr_db)
+        assert state.ssim == pytest.approx(row.ssim)
+        assert state.png_bytes == row.png_bytes
+        assert state.svdz_bytes == row.extra["container_bytes"]
+        assert state.file_bytes == path.stat().st_size
+        assert state.raw_bytes == 96 * 64 * 3
+        assert state.float32_bytes == 50 * (64 + 96 + 1) * 4 * 3
+        text = widget_text(app.query_one(SizesTable))
+        assert verdict(state).split(":")[0].split("(")[0] in text.replace("\n", "")
+        assert "a_small.png" in app.sub_title and "96×64" in app.sub_title
+
+
+async def test_jpeg_at_equal_bytes_is_called_far_better_on_a_photo(tmp_path):
+    app = make_app(photo(tmp_path / "p.png", 240, 200))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        await type_rank(pilot, "10")
+        await settle(pilot)
+        state = app.query_one(SizesTable).state
+        assert state.jpeg_psnr > state.svdz_psnr
+        assert "JPEG at the same bytes is far better" in widget_text(app.query_one(SizesTable))
+
+
+async def test_spectrum_marker_moves_with_the_rank(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        plot = app.query_one(SpectrumPlot)
+        marker = widget_text(plot.query_one("#spectrum-marker"))
+        at_50 = marker.index("▲")
+        await type_rank(pilot, "5")
+        await settle(pilot)
+        at_5 = widget_text(plot.query_one("#spectrum-marker")).index("▲")
+        assert at_5 < at_50
+        assert "rank 5 keeps" in widget_text(plot.query_one("#spectrum-title"))
+        # log σ falls with rank: the first bar is the tallest.
+        bars = plot.query_one("#spectrum-bars").data
+        assert bars[0] == max(bars) and bars[-1] < bars[0]
+
+
+# ---- the rank field and the rank keys ------------------------------------------------------
+
+
+async def test_typed_rank_and_validation_messages(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        await type_rank(pilot, "20")
+        await settle(pilot)
+        assert shown_ranks(app) == (20, 20, 20, 20)
+        for bad, words in (("abc", "not understood"), ("150%", "at most 100"), ("0", "at least 1"),
+                           ("2.5", "whole number"), ("0dB", "above 0 dB")):
+            await type_rank(pilot, bad)
+            await pilot.pause(0.1)
+            assert words in status(app), bad
+            assert app.query_one("#rank-status").has_class("-error")
+            assert app.rank == 20
+        await type_rank(pilot, "999")  # above min(H, W) = 64: clamped, and said so
+        await settle(pilot)
+        assert shown_ranks(app) == (64, 64, 64, 64)
+        assert "above min(H, W) = 64" in status(app)
+
+
+async def test_step_keys_work_while_the_rank_field_has_focus(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.focused, RankInput)
+        expected = 50
+        for key, change in (("plus", +1), ("plus", +1), ("minus", -1), ("up", +1), ("down", -1),
+                            ("shift+down", -10), ("pagedown", -10), ("shift+up", +10), ("pageup", +10)):
+            await pilot.press(key)
+            expected += change
+            assert app.rank == expected, key
+        await pilot.press("slash")
+        assert app.rank == round(expected / 2)
+        await pilot.press("asterisk")
+        assert app.rank == 2 * round(expected / 2)
+        await settle(pilot)
+        assert shown_ranks(app)[1:] == (app.rank,) * 3
+        await pilot.press(*["pagedown"] * 7, "minus")
+        assert app.rank == 1  # the smallest rank; stepping further stays there
+        await settle(pilot)
+        assert shown_ranks(app) == (1, 1, 1, 1)
+
+
+async def test_rank_keys_from_the_preview_and_its_own_keys(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        preview = app.query_one(PreviewPane)
+        preview.focus()
+        await pilot.press("plus", "plus")
+        assert app.rank == 52
+        rank = app.rank
+        await pilot.press("right_square_bracket")  # zoom in: the preview's key, not a rank key
+        await pilot.press("down", "up")  # pan, not rank
+        assert app.rank == rank
+        assert preview.zoom != "fit"
+
+
+async def test_classic_rank_presets_cycle(tmp_path):
+    app = make_app(photo(tmp_path / "big.png", 320, 300))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        seen = []
+        for _ in range(len(CLASSIC_RANKS)):
+            await pilot.press("f7")
+            seen.append(app.rank)
+            if app.rank == 300:  # 500 is above min(H, W) = 300: clamped and announced
+                assert "rank 500 is above min(H, W) = 300" in status(app)
+        assert seen == [25, 10, 300, 250, 100, 50]
+        await pilot.press("f7", "f7", "f7")
+        await settle(pilot)
+        assert shown_ranks(app) == (300,) * 4
+
+
+async def test_energy_and_psnr_targets(photo_dir):
+    app = make_app(photo_dir / "b_other.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        dec = app.loaded.dec
+        for share in (0.90, 0.99, 0.999):
+            await pilot.press("f8")
+            await settle(pilot)
+            assert app.rank == rank_for_energy(dec, share)
+            assert app.loaded.energy[app.rank - 1] >= share - 1e-12
+        await type_rank(pilot, "95%")
+        await settle(pilot)
+        assert app.rank == rank_for_energy(dec, 0.95)
+        await type_rank(pilot, "0.9")
+        await settle(pilot)
+        assert app.rank == rank_for_energy(dec, 0.9)
+        assert "of the energy" in status(app)
+        await type_rank(pilot, "30dB")
+        await settle(pilot)
+        assert app.rank == rank_for_psnr(dec, 30.0)
+        assert app.query_one(SizesTable).state.psnr >= 30.0
+
+
+async def test_byte_budget_target(photo_dir):
+    from core.svdz import encode, rank_for_max_bytes
+
+    app = make_app(photo_dir / "b_other.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        await type_rank(pilot, "6k")
+        await settle(pilot)
+        assert app.rank == rank_for_max_bytes(app.loaded.dec, 6000)
+        assert len(encode(app.loaded.dec, app.rank)) <= 6000
+        assert app.query_one(SizesTable).state.svdz_bytes <= 6000
+
+
+def test_parse_rank_request():
+    assert parse_rank_request(" 50 ").kind == "rank"
+    assert parse_rank_request("99%").value == pytest.approx(0.99)
+    assert parse_rank_request("0.999").value == pytest.approx(0.999)
+    assert parse_rank_request("32 dB").value == 32
+    assert parse_rank_request("200k").value == 200_000
+    assert parse_rank_request("1.5MiB").value == int(1.5 * 1024**2)
+    for bad in ("", "-5", "abc", "101%", "1.5", "50x"):
+        with pytest.raises(ValueError):
+            parse_rank_request(bad)
+
+
+# ---- opening ------------------------------------------------------------------------------
+
+
+async def test_open_from_the_picker(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        picker = app.query_one(ImagePicker)
+        await wait_for(pilot, lambda: len(picker.root.children) == 3)
+        names = sorted(node.data.path.name for node in picker.root.children)
+        assert names == ["a_small.png", "b_other.png", "c_broken.png"]  # notes.txt is not an image
+        picker.focus()
+        await pilot.press("down", "down", "enter")  # root → a_small → b_other
+        await settle(pilot)
+        assert app.loaded.source.path.name == "b_other.png"
+        assert app.loaded.dec.shape[:2] == (80, 80)
+        assert shown_ranks(app) == (50,) * 4
+
+
+async def test_open_from_the_path_dialog(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        await pilot.press("f2")
+        assert isinstance(app.screen, PathScreen)
+        field = app.screen.query_one("#path-input")
+        assert field.value == str(photo_dir) + "/"
+        await pilot.press(*"b_other.png", "enter")
+        await settle(pilot)
+        assert app.loaded.source.path == photo_dir / "b_other.png"
+        await pilot.press("ctrl+o", "escape")  # cancelled: nothing changes
+        assert not isinstance(app.screen, PathScreen)
+        assert app.loaded.source.path == photo_dir / "b_other.png"
+
+
+@pytest.mark.parametrize("name", ["c_broken.png", "missing.png", "."])
+async def test_bad_file_is_reported_and_the_app_keeps_working(photo_dir, name):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await settle(pilot)
+        before = digest(photo_dir / "c_broken.png")
+        app.open_image(photo_dir / name)
+        await settle(pilot)
+        notes = [n.message for n in app._notifications]
+        assert any(str(photo_dir) in m for m in notes), notes
+        assert app.last_error and ("not an image" in app.last_error or "no such file" in app.last_error
+                                   or "directory" in app.last_error)
+        assert app.loaded.source.path.name == "a_small.png"  # the previous image stays
+        await pilot.press("plus")
+        await settle(pilot)
+        assert shown_ranks(app) == (51,) * 4
+        assert digest(photo_dir / "c_broken.png") == before
+
+
+async def test_bad_file_as_the_first_image(photo_dir):
+    app = make_app(photo_dir / "c_broken.png")
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await settle(pilot)
+        assert app.loaded is None
+        assert "not an image" in app.last_error
+        await pilot.press("plus", "f7", "f3")  # nothing to act on: no crash
+        app.open_image(photo_dir / "a_small.png")
+        await settle(pilot)
+        assert app.loaded.source.path.name == "a_small.png"
+
+
+# ---- grey/colour, views, help, palette ------------------------------------------------------
+
+
+async def test_grey_colour_toggle(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        assert app.mode == "grey" and app.loaded.dec.colour_space == "grey"
+        assert app.query_one(SizesTable).state.raw_bytes == 96 * 64
+        assert "grey" in app.sub_title
+        await pilot.press("f4")
+        await settle(pilot)
+        assert app.loaded.dec.image.ndim == 3 and "colour" in app.sub_title
+
+
+async def test_preview_view_and_flip_keys(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        preview = app.query_one(PreviewPane)
+        views = []
+        for _ in range(3):
+            await pilot.press("f5")
+            views.append(preview.view)
+        assert views == ["single", "error", "side"]
+        await pilot.press("f6")
+        assert preview.flipped
+        await pilot.press("f6")
+        assert not preview.flipped
+
+
+async def test_help_lists_every_key(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        text = widget_text(app.screen.query_one("#help-table"))
+        for _, keys, what in KEYS:
+            assert " ".join(what.split()[:3]) in text, what
+        for binding in SvdlensApp.BINDINGS:
+            first = binding.key.split(",")[0]
+            shown = {"plus": "+", "minus": "−", "asterisk": "*", "slash": "/", "pageup": "PgUp",
+                     "pagedown": "PgDn"}.get(first, first.upper() if first.startswith("f") else first)
+            assert shown in text, binding.key
+        await pilot.press("plus")  # rank keys do nothing while help is up
+        assert app.rank == 50
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_command_palette_commands(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in ("Open image…", "Save…", "Rank 500", "Rank 10", "Energy 99 %", "Colour mode: grey",
+                       "Preview: error map", "Preview: side by side", "Preview: single large view"):
+            assert wanted in titles
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Rank 25")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert shown_ranks(app) == (25,) * 4
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        commands["Preview: error map"].callback()
+        await pilot.pause()
+        assert app.query_one(PreviewPane).view == "error"
+
+
+# ---- saving -------------------------------------------------------------------------------
+
+
+async def test_save_png_and_svdz(photo_dir):
+    from core.svdz import read_svdz
+
+    src = photo_dir / "a_small.png"
+    before = digest(src)
+    app = make_app(src)
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await settle(pilot)
+        await type_rank(pilot, "12")
+        await settle(pilot)
+        await pilot.press("f3")
+        assert isinstance(app.screen, PathScreen)
+        field = app.screen.query_one("#path-input")
+        assert field.value == str(photo_dir / "a_small-rank12.png")
+        await pilot.press("enter")
+        out = photo_dir / "a_small-rank12.png"
+        await wait_for(pilot, lambda: out.exists() and any("saved" == n.title for n in app._notifications))
+        saved = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)[..., ::-1]
+        expected = np.clip(np.rint(app.loaded.dec.reconstruct(12) * 255), 0, 255).astype(np.uint8)
+        assert np.array_equal(saved, expected)
+        note = [n.message for n in app._notifications if n.title == "saved"][-1]
+        assert str(out) in note and f"{out.stat().st_size:,}".replace(",", " ") in note
+        # .svdz through ctrl+s, edited path
+        await pilot.press("ctrl+s", "ctrl+u", *str(photo_dir / "r12.svdz"), "enter")
+        await wait_for(pilot, lambda: (photo_dir / "r12.svdz").exists())
+        assert read_svdz(photo_dir / "r12.svdz").ranks[0] == 12
+        # never over the input
+        await pilot.press("f3", "ctrl+u", *str(src), "enter")
+        await wait_for(pilot, lambda: any(n.title == "not saved" for n in app._notifications))
+        assert "input" in app.last_error
+        # unknown suffix: refused before any work
+        await pilot.press("f3", "ctrl+u", *str(photo_dir / "x.bmpx"), "enter")
+        await pilot.pause(0.2)
+        assert "x.bmpx" in app.last_error and not (photo_dir / "x.bmpx").exists()
+        assert digest(src) == before
+        leftovers = [p.name for p in photo_dir.iterdir() if p.name.endswith(".tmp")]
+        assert leftovers == []
+
+
+async def test_save_proposes_cwd_for_the_bundled_sample(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    app = make_app(None)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        assert app.loaded.source.path.name == "astronaut.png"
+        assert app.proposed_save_path() == tmp_path / "astronaut-rank50.png"
+
+
+# ---- under pressure -----------------------------------------------------------------------
+
+
+async def test_hammering_rank_keys_ends_consistent(photo_dir):
+    app = make_app(photo_dir / "b_other.png")
+    keys = ["plus", "minus", "up", "down", "shift+up", "shift+down", "asterisk", "slash", "pageup", "pagedown"]
+    rng = random.Random(7)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        expected = app.rank
+        for burst in range(30):
+            # A burst is posted at once, as a terminal delivers fast key repeat or tmux send-keys.
+            for _ in range(12):
+                key = rng.choice(keys)
+                app.post_message(events.Key(key, {"plus": "+", "minus": "-", "asterisk": "*",
+                                                  "slash": "/"}.get(key)))
+                step = {"plus": 1, "minus": -1, "up": 1, "down": -1, "shift+up": 10, "shift+down": -10,
+                        "pageup": 10, "pagedown": -10}.get(key)
+                if step is not None:
+                    expected = min(80, max(1, expected + step))
+                else:
+                    expected = min(80, max(1, round(expected * (2 if key == "asterisk" else 0.5))))
+            await pilot.pause(0.01 if burst % 3 else 0.2)
+        await settle(pilot)
+        assert shown_ranks(app) == (expected,) * 4
+        state = app.query_one(SizesTable).state
+        row = rank_row(app.loaded.source, app.loaded.dec, expected)
+        assert state.psnr == pytest.approx(row.psnr_db) and state.png_bytes == row.png_bytes
+
+
+async def test_a_slow_stale_measurement_never_wins(photo_dir, monkeypatch):
+    real = app_module._measure
+
+    def slow_for_rank_50(loaded, rank):
+        if rank == 50:
+            time.sleep(1.0)  # still running when the rank moves on
+        return real(loaded, rank)
+
+    monkeypatch.setattr(app_module, "_measure", slow_for_rank_50)
+    app = make_app(photo_dir / "b_other.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.loaded is not None, timeout=30)
+        await pilot.pause(0.3)  # rank 50's measurement has started and sleeps
+        await pilot.press("plus")
+        await pilot.pause(1.5)
+        await settle(pilot)
+        state = app.query_one(SizesTable).state
+        assert state.rank == 51
+        assert state.psnr == pytest.approx(rank_row(app.loaded.source, app.loaded.dec, 51).psnr_db)
+
+
+async def test_opening_a_new_photo_while_one_decomposes(photo_dir, tmp_path):
+    big = photo(tmp_path / "big.png", 900, 700)
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        app.open_image(big)
+        await pilot.pause(0.05)
+        app.open_image(photo_dir / "b_other.png")  # the later request wins
+        await settle(pilot)
+        await pilot.pause(1.0)
+        await settle(pilot)
+        assert app.loaded.source.path.name == "b_other.png"
+
+
+async def test_quit_mid_decomposition_exits_cleanly(tmp_path):
+    big = photo(tmp_path / "big.png", 1200, 900)
+    app = make_app(big)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.has_class("-busy"))
+        await pilot.press("ctrl+q")
+    assert app.return_code in (0, None)
+    assert app.loaded is None
+
+
+async def test_quit_key(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.2)
+    assert app.return_code in (0, None)
+
+
+async def test_small_terminal_hides_the_picker_and_compacts_the_table(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert not app.query_one("#picker-pane").display or app.query_one("#picker-pane").region.width == 0
+        table = app.query_one(SizesTable)
+        assert table.compact
+        assert table.region.height <= 4
+        assert app.query_one(PreviewPane).region.height >= 12
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause(0.3)
+        assert app.query_one("#picker-pane").region.width > 0
+        assert not table.compact
