@@ -420,3 +420,20 @@ def test_snapshot_error_map(snap_compare, dec):
 def test_snapshot_flipped_at_two_to_one(snap_compare, dec):
     app, run_before = _snapshot_app(dec, "side", ("right_square_bracket",) * 3 + ("f",))
     assert snap_compare(app, terminal_size=(60, 18), run_before=run_before)
+
+
+# ---- the original at large shrinks ---------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["colour", "grey"])
+def test_fast_original_shrink_equals_core(which, dec, grey_dec, monkeypatch):
+    from tui.preview import original_preview
+
+    d = dec if which == "colour" else grey_dec
+    monkeypatch.setattr("tui.preview.FAST_ORIGINAL_PIXELS", 0)  # take the OpenCV path at this size
+    for size, region in [((39, 44), None), ((20, 9), (3, 5, 128, 96)), ((7, 30), (100, 0, 117, 96))]:
+        region = region or (0, 0, 128, 96)
+        ours = original_preview(d, size, region).astype(int)
+        core = d.original_preview(size, region).astype(int)
+        assert ours.shape == core.shape
+        assert np.abs(ours - core).max() <= 1  # the same area average; rounding ties may differ
