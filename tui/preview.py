@@ -186,9 +186,12 @@ class Render:
     main: np.ndarray  # uint8 pixels in the right pane / the single pane
     left_label: str
     main_label: str
-    max_error: float  # largest |original − reconstruction| (mean over channels), share of full scale
-    max_error_at: tuple[int, int]  # (x, y) in image pixels
-    error_resolution: str  # "full": over every image pixel of the region; "preview": over the shrunk previews
+    original: np.ndarray  # the two previews of the region, uint8
+    reconstruction: np.ndarray
+    # Largest |original − reconstruction| (mean over channels), share of full scale; None until measured.
+    max_error: float | None = None
+    max_error_at: tuple[int, int] | None = None  # (x, y) in image pixels
+    error_resolution: str | None = None  # "full": every image pixel of the region; "preview": the shrunk previews
     left_image: PILImage.Image | None = None
     main_image: PILImage.Image | None = None
 
@@ -293,31 +296,34 @@ def main_size_smaller(region: Region, pixels: np.ndarray) -> bool:
     return pixels.shape[1] < region[2] - region[0] or pixels.shape[0] < region[3] - region[1]
 
 
-def render_job(job: _Job) -> Render:
+def render_images(job: _Job) -> Render:
+    """The pictures of a view. The error is measured here only when the error view needs it;
+    otherwise measure_render() does it afterwards, so the pictures show first."""
     dec = job.decomposition
     region = job.region
     rank = rank_text(job.rank)
     original = _cached_original(job, job.out_size, region)
     reconstruction = dec.preview(job.rank, job.out_size, region)
-    error, max_error, at, resolution = measure_error(job, original, reconstruction)
     flip_note = "  [A/B: f shows rank {}]".format(rank)
     left_pixels = None
     left_label = ""
+    measured = None
     if job.view == "side":
         left_pixels, left_label = original, "ORIGINAL"
         main, label = (original, "ORIGINAL" + flip_note) if job.flipped else (reconstruction, f"rank {rank}")
     elif job.view == "single":
         main, label = (original, "ORIGINAL" + flip_note) if job.flipped else (reconstruction, f"rank {rank}")
     else:
+        measured = measure_error(job, original, reconstruction)
+        error, max_error, at, resolution = measured
         if job.flipped:
             main, label = original, "ORIGINAL  [A/B: f shows the error map]"
         else:
             main = colourise(error, job.gain)
-            shrunk = main_size_smaller(job.region, reconstruction)
             if resolution == "preview":
                 what = "of the shrunk previews"
             else:
-                what = "block means of every pixel" if shrunk else "per image pixel"
+                what = "block means of every pixel" if main_size_smaller(region, reconstruction) else "per image pixel"
             label = (
                 f"|original − rank {rank}| ×{job.gain} ({what})"
                 f"  max {max_error * 255:.0f}/255 at x {at[0]}, y {at[1]}"
@@ -334,12 +340,27 @@ def render_job(job: _Job) -> Render:
         main=main,
         left_label=left_label,
         main_label=label,
-        max_error=max_error,
-        max_error_at=at,
-        error_resolution=resolution,
+        original=original,
+        reconstruction=reconstruction,
     )
+    if measured is not None:
+        _, render.max_error, render.max_error_at, render.error_resolution = measured
     render.left_image = None if left_pixels is None else _to_pil(left_pixels, job.units)
     render.main_image = _to_pil(main, job.units)
+    return render
+
+
+def measure_render(job: _Job, render: Render) -> None:
+    """Fill in the largest error of a render (no-op when render_images already did)."""
+    if render.max_error is None:
+        _, render.max_error, render.max_error_at, render.error_resolution = measure_error(
+            job, render.original, render.reconstruction
+        )
+
+
+def render_job(job: _Job) -> Render:
+    render = render_images(job)
+    measure_render(job, render)
     return render
 
 
@@ -416,6 +437,14 @@ class PreviewPane(Widget, can_focus=True):
         def __init__(self, render: Render) -> None:
             super().__init__()
             self.render = render
+
+    class _Measured(Message, bubble=False):
+        def __init__(self, generation: int, max_error: float, at: tuple[int, int], resolution: str) -> None:
+            super().__init__()
+            self.generation = generation
+            self.max_error = max_error
+            self.at = at
+            self.resolution = resolution
 
     class _Failed(Message, bubble=False):
         def __init__(self, generation: int, text: str) -> None:
@@ -632,20 +661,27 @@ class PreviewPane(Widget, can_focus=True):
     def _render_worker(self, job: _Job) -> None:
         worker = get_current_worker()
         try:
-            render = render_job(job)
+            render = render_images(job)
+            if worker.is_cancelled:
+                return
+            if render.max_error is not None:
+                self.post_message(self._Rendered(render))
+                return
+            # Pictures first; the error measurement (possibly over every image pixel) follows.
+            self.post_message(self._Rendered(render))
+            _, max_error, at, resolution = measure_error(job, render.original, render.reconstruction)
         except SvdlensError as exc:
             if not worker.is_cancelled:
                 self.post_message(self._Failed(job.generation, str(exc)))
             return
         if not worker.is_cancelled:
-            self.post_message(self._Rendered(render))
+            self.post_message(self._Measured(job.generation, max_error, at, resolution))
 
     @on(_Rendered)
     def _on_rendered(self, message: _Rendered) -> None:
         render = message.render
         if render.generation != self._generation:
             return  # a newer render was asked for: stale results never win
-        self._done_generation = render.generation
         self.last_error = None
         self.query_one("#pp-message").display = False
         self.query_one("#pp-views").display = True
@@ -658,6 +694,19 @@ class PreviewPane(Widget, can_focus=True):
         self.query_one("#pp-right-label", Static).update(render.main_label)
         self.last_render = render
         self._update_status(render.region)
+        if render.max_error is not None:
+            self._finish(render)
+
+    @on(_Measured)
+    def _on_measured(self, message: _Measured) -> None:
+        render = self.last_render
+        if render is None or message.generation != self._generation or render.generation != message.generation:
+            return
+        render.max_error, render.max_error_at, render.error_resolution = message.max_error, message.at, message.resolution
+        self._finish(render)
+
+    def _finish(self, render: Render) -> None:
+        self._done_generation = render.generation
         self.post_message(
             self.Updated(
                 render.view,
