@@ -377,7 +377,7 @@ class PreviewPane(Widget, can_focus=True):
         height: 1fr;
     }
     PreviewPane #pp-views { height: 1fr; }
-    PreviewPane .pp-col { width: 1fr; height: 100%; align-horizontal: center; }
+    PreviewPane .pp-col { width: 1fr; height: 100%; align: center middle; }
     PreviewPane #pp-left { margin-right: 1; }
     PreviewPane .pp-label { width: 100%; height: 1; text-align: center; text-style: bold; }
     PreviewPane .pp-image { width: auto; height: auto; }
@@ -764,13 +764,10 @@ class PreviewPane(Widget, can_focus=True):
             text += "  ·  ] [ zoom  0 fit  hjkl pan  v view  f flip" + ("  g gain" if self.view == "error" else "")
         self.query_one("#pp-status", Static).update(text)
 
-    def on_focus(self) -> None:
+    def watch_has_focus(self, has_focus: bool) -> None:
+        super().watch_has_focus(has_focus)
         if self.last_render is not None:
-            self._update_status(self.last_render.region)
-
-    def on_blur(self) -> None:
-        if self.last_render is not None:
-            self._update_status(self.last_render.region)
+            self._update_status(self.last_render.region)  # key hints show while focused
 
 
 __all__ = ["PreviewPane", "Render", "PROTOCOLS", "VIEWS", "ZOOM_STEPS", "view_region", "zoom_levels"]
