@@ -3,22 +3,55 @@
 An image is float32 in [0, 1], H×W (grey) or H×W×3 (RGB). Each channel (in RGB or
 YCbCr) is factored as A = U Σ Vᵀ with torch; a rank-r image keeps the first r
 columns of U, r singular values and r rows of Vᵀ.
+
+Small images get the exact thin SVD. Large ones get a randomized truncated SVD
+(a range finder with power iterations) that serves every rank up to 500; its
+shortfall against the exact SVD is estimated from how the power iterations
+converge and recorded on the result, and `refine()` computes the exact one.
+Whatever the method, the metrics from the singular values are exact for the
+factors actually served: a truncated randomized SVD is an orthogonal projection
+of the image, so ‖A − A_r‖²_F = ‖A‖²_F − Σ_{i≤r} σ̃ᵢ² holds for it too.
 """
 
 from __future__ import annotations
 
+import math
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
-from .colour import rgb_to_ycbcr, ycbcr_to_rgb
+from .colour import _OFFSET, _RGB_TO_YCBCR, _YCBCR_TO_RGB, rgb_to_ycbcr, ycbcr_to_rgb  # noqa: F401
 from .errors import Cancelled, RankError, SvdlensError
 
 Rank = int | Sequence[int]
 Region = tuple[int, int, int, int]  # left, top, right, bottom in image pixels
 
 COLOUR_SPACES = ("grey", "rgb", "ycbcr")
+METHODS = ("auto", "exact", "randomized")
+DEVICES = ("auto", "cpu", "cuda")
+
+# The ranks a person can pick from a truncated decomposition: the classic maximum.
+SERVED_RANKS = 500
+# method="auto" uses the randomized SVD when the short side is at least this long
+# (and the image is large): below it the exact SVD is about as fast. Module-level
+# so tests can lower it.
+RANDOMIZED_MIN_SIDE = 1500
+RANDOMIZED_MIN_PIXELS = 3_000_000
+# Extra columns beyond the served ranks: with 100 the served ranks of 8–24 MP photos
+# stay within a few hundredths of a dB of the exact SVD (README, speed section).
+OVERSAMPLE = 100
+POWER_ITERATIONS = 2
+MAX_POWER_ITERATIONS = 5
+# Estimated PSNR shortfall (dB) above which another power iteration is run.
+ACCURACY_TARGET_DB = 0.05
+# preview() clips the crop at full resolution before resizing (exactly what
+# reconstruct() then a resize gives) while crop pixels × Σ ranks stays under this;
+# above it, it uses factors resized once per view (see preview()).
+EXACT_PREVIEW_BUDGET = 40_000_000
+PREVIEW_CACHE_VIEWS = 8
 
 
 def _torch():
@@ -29,13 +62,14 @@ def _torch():
 
 
 def resolve_device(device: str = "auto") -> str:
+    """"auto" → "cuda" when torch sees a CUDA device, else "cpu"; "cuda" without one is an error."""
+    if device not in DEVICES:
+        raise SvdlensError(f"unknown device {device!r}: use auto, cpu or cuda")
     torch = _torch()
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise SvdlensError("--device cuda was asked for but torch sees no CUDA device")
-    if device not in ("cpu", "cuda"):
-        raise SvdlensError(f"unknown device {device!r}: use auto, cpu or cuda")
+        raise SvdlensError("--device cuda was asked for but torch sees no CUDA device (use --device auto or cpu)")
     return device
 
 
@@ -53,23 +87,52 @@ class ChannelFactors:
         return int(self.s.shape[0])
 
 
-def area_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """Row-stochastic matrix that resizes a length-n_in signal to n_out samples.
+# ---- resizing -----------------------------------------------------------------
+def _area_band(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Input indices and weights behind each output sample, (n_out × w) each.
 
     Shrinking averages the covered input samples by overlap (OpenCV's INTER_AREA);
     enlarging repeats samples (INTER_NEAREST), so zoomed pixels stay sharp blocks.
+    Each output sample depends on at most ⌈n_in/n_out⌉ + 1 inputs, so resizing
+    costs O(n_in) per column instead of the O(n_in·n_out) of a dense matrix.
     """
     if n_out >= n_in:
         src = np.minimum((np.arange(n_out) * n_in) // n_out, n_in - 1)
-        m = np.zeros((n_out, n_in), dtype=np.float32)
-        m[np.arange(n_out), src] = 1.0
-        return m
+        return src[:, None].astype(np.int64), np.ones((n_out, 1), dtype=np.float32)
     scale = n_in / n_out
-    edges = np.arange(n_out + 1, dtype=np.float64) * scale
+    edges = np.arange(n_out + 1, dtype=np.float64) * n_in / n_out
     starts, ends = edges[:-1], edges[1:]
-    cols = np.arange(n_in, dtype=np.float64)
-    overlap = np.clip(np.minimum(ends[:, None], cols[None, :] + 1) - np.maximum(starts[:, None], cols[None, :]), 0, None)
-    return (overlap / scale).astype(np.float32)
+    first = np.floor(starts).astype(np.int64)
+    width = int(math.ceil(scale)) + 1
+    idx = first[:, None] + np.arange(width)[None, :]
+    overlap = np.minimum(ends[:, None], idx + 1) - np.maximum(starts[:, None], idx)
+    weights = np.clip(overlap, 0.0, None) / scale
+    weights[idx >= n_in] = 0.0  # past the last sample: no coverage (guards rounding)
+    return np.minimum(idx, n_in - 1), weights.astype(np.float32)
+
+
+def area_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """Row-stochastic (n_out × n_in) matrix of the same resize as preview() uses."""
+    idx, weights = _area_band(n_in, n_out)
+    m = np.zeros((n_out, n_in), dtype=np.float32)
+    np.add.at(m, (np.repeat(np.arange(n_out), idx.shape[1]), idx.ravel()), weights.ravel())
+    return m
+
+
+def _resize_dim(x, n_out: int, dim: int, offset: int = 0, n_in: int | None = None):
+    """Resize torch tensor x along dim (rows offset..offset+n_in) to n_out samples."""
+    torch = _torch()
+    n_in = x.shape[dim] - offset if n_in is None else n_in
+    idx, weights = _area_band(n_in, n_out)
+    idx_t = torch.from_numpy(idx + offset).to(x.device)
+    w_t = torch.from_numpy(weights).to(x.device, x.dtype)
+    shape = [1] * x.dim()
+    shape[dim] = n_out
+    out = None
+    for j in range(idx.shape[1]):  # a band of a few taps: memory stays at the output's size
+        term = x.index_select(dim, idx_t[:, j]) * w_t[:, j].reshape(shape)
+        out = term if out is None else out.add_(term)
+    return out
 
 
 def fit_size(crop_w: int, crop_h: int, size: tuple[int, int]) -> tuple[int, int]:
@@ -79,6 +142,23 @@ def fit_size(crop_w: int, crop_h: int, size: tuple[int, int]) -> tuple[int, int]
     return max(1, min(max_w, round(crop_w * scale))), max(1, min(max_h, round(crop_h * scale)))
 
 
+def _ycbcr_to_rgb_planes(planes):
+    """(3, …) torch YCbCr planes → RGB planes (linear, so it commutes with resizing)."""
+    torch = _torch()
+    m = torch.from_numpy(_YCBCR_TO_RGB.astype(np.float32)).to(planes.device)
+    off = torch.from_numpy(_OFFSET.astype(np.float32)).to(planes.device)
+    flat = planes.reshape(3, -1) - off[:, None]
+    return (m @ flat).reshape(planes.shape)
+
+
+def _to_uint8(planes, grey: bool) -> np.ndarray:
+    """(C, h, w) torch floats in [0, 1] (already clipped or not) → h×w(×3) uint8 numpy."""
+    out = planes.clamp(0.0, 1.0).mul_(255.0).round_().to(_torch().uint8)
+    out = out[0] if grey else out.permute(1, 2, 0)
+    return np.ascontiguousarray(out.cpu().numpy())
+
+
+# ---- the decomposition ------------------------------------------------------------
 @dataclass
 class Decomposition:
     """The factors of every channel, and what can be had from them for any rank."""
@@ -88,7 +168,30 @@ class Decomposition:
     channels: list[ChannelFactors]
     exact: bool
     device: str = "cpu"
-    _preview_cache: dict = field(default_factory=dict, repr=False)
+    method: str = "exact"  # "exact" or "randomized"
+    # Estimated largest PSNR shortfall (dB) against the exact SVD over the served ranks
+    # (0 for the exact SVD). From the power iterations' convergence; see _randomized_channel.
+    accuracy_db: float = 0.0
+    # Σσ̃²/‖A‖²_F over all channels: the share of the image the computed factors hold.
+    captured_energy: float = 1.0
+    seconds: float = 0.0  # wall time of the decomposition
+    _preview_cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _kept: list = field(default_factory=list, repr=False)  # Σ_{i≤r} σᵢ² per channel (float64), index r − 1
+    _residual: list = field(default_factory=list, repr=False)  # Σ_{i>r} σᵢ² per channel, index r − 1
+
+    def __post_init__(self) -> None:
+        self._kept, self._residual = [], []
+        for c in self.channels:
+            sq = c.s.double().cpu().numpy() ** 2
+            kept = np.cumsum(sq)
+            if c.k == self.full_rank:
+                # The whole spectrum: sum the tail itself, free of the cancellation in
+                # ‖A‖² − Σ_{i≤r} σᵢ² (float32 σ₁² alone is off by ~1e-7·‖A‖²).
+                residual = np.concatenate([np.cumsum(sq[::-1])[::-1][1:], [0.0]])
+            else:
+                residual = np.maximum(c.total_energy - kept, 0.0)
+            self._kept.append(kept)
+            self._residual.append(residual)
 
     # ---- shape and ranks -------------------------------------------------
     @property
@@ -114,13 +217,24 @@ class Decomposition:
         return min(c.k for c in self.channels)
 
     @property
+    def description(self) -> str:
+        """One short line for the UI: which decomposition is being shown."""
+        where = "" if self.device == "cpu" else f" on {self.device}"
+        if self.exact:
+            return f"exact SVD{where}"
+        return (f"randomized top-{self.max_rank} SVD{where} "
+                f"(est. within {max(self.accuracy_db, 0.01):.2f} dB of exact)")
+
+    @property
     def singular_values(self) -> list[np.ndarray]:
         """Singular values per channel, largest first (float64 numpy)."""
         return [c.s.double().cpu().numpy() for c in self.channels]
 
     def channel_ranks(self, rank: Rank) -> tuple[int, ...]:
         """Validate a rank (one int, or one per channel) and spread it over channels."""
-        ranks = (rank,) * len(self.channels) if isinstance(rank, (int, np.integer)) else tuple(rank)
+        if isinstance(rank, (str, bytes)) or not isinstance(rank, Sequence | np.ndarray):
+            rank = (rank,) * len(self.channels)  # one rank for every channel (validated below)
+        ranks = tuple(rank)
         if self.colour_space == "ycbcr" and len(ranks) == 2:
             ranks = (ranks[0], ranks[1], ranks[1])  # luma rank, chroma rank
         if len(ranks) != len(self.channels):
@@ -141,11 +255,7 @@ class Decomposition:
     def residual_energy(self, rank: Rank) -> np.ndarray:
         """Σ_{i>r} σᵢ² per channel = ‖A − A_r‖²_F (before clipping)."""
         ranks = self.channel_ranks(rank)
-        out = []
-        for c, r in zip(self.channels, ranks):
-            kept = float((c.s[:r].double() ** 2).sum())
-            out.append(max(c.total_energy - kept, 0.0))
-        return np.array(out)
+        return np.array([residual[r - 1] for residual, r in zip(self._residual, ranks)])
 
     def energy(self, rank: Rank) -> float:
         """Kept share of Σσ² over all channels, in [0, 1]."""
@@ -173,24 +283,25 @@ class Decomposition:
     def energy_curve(self) -> np.ndarray:
         """Kept energy share for ranks 1..max_rank (the same rank on every channel)."""
         total = sum(c.total_energy for c in self.channels)
-        kept = sum(np.cumsum(s[: self.max_rank] ** 2) for s in self.singular_values)
+        kept = sum(k[: self.max_rank] for k in self._kept)
         return kept / total if total > 0 else np.ones(self.max_rank)
 
     # ---- pixels ----------------------------------------------------------
-    def _to_output_space(self, planes: list[np.ndarray]) -> np.ndarray:
-        if self.colour_space == "grey":
-            out = planes[0]
-        else:
-            out = np.stack(planes, axis=-1)
-            if self.colour_space == "ycbcr":
-                out = ycbcr_to_rgb(out)
-        return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
-
     def reconstruct(self, rank: Rank) -> np.ndarray:
         """The rank-r image, same shape as the original, float32 clipped to [0, 1]."""
+        torch = _torch()
         ranks = self.channel_ranks(rank)
-        planes = [((c.u[:, :r] * c.s[:r]) @ c.v[:, :r].T).cpu().numpy() for c, r in zip(self.channels, ranks)]
-        return self._to_output_space(planes)
+        out = np.empty(self.shape, dtype=np.float32)
+        if self.colour_space == "grey":
+            c, r = self.channels[0], ranks[0]
+            out[...] = ((c.u[:, :r] * c.s[:r]) @ c.v[:, :r].T).clamp_(0.0, 1.0).cpu().numpy()
+            return out
+        out_t = torch.from_numpy(out)
+        for i, (c, r) in enumerate(zip(self.channels, ranks)):  # one full-size plane at a time
+            out_t[..., i].copy_((c.u[:, :r] * c.s[:r]) @ c.v[:, :r].T)
+        if self.colour_space == "ycbcr":
+            out = ycbcr_to_rgb(out)
+        return np.clip(out, 0.0, 1.0, out=out)
 
     def _check_region(self, region: Region | None) -> Region:
         if region is None:
@@ -200,90 +311,222 @@ class Decomposition:
             raise SvdlensError(f"region {region} is outside the {self.width}×{self.height} image")
         return left, top, right, bottom
 
-    def _resizers(self, region: Region, out_w: int, out_h: int):
+    def _resized_factors(self, region: Region, out_w: int, out_h: int) -> list:
+        """(R_h U[rows], R_w V[cols]) per channel, computed once per view and cached."""
         key = (region, out_w, out_h)
         cached = self._preview_cache.get(key)
         if cached is None:
-            torch = _torch()
             left, top, right, bottom = region
-            rh = torch.from_numpy(area_matrix(bottom - top, out_h)).to(self.device)
-            rw = torch.from_numpy(area_matrix(right - left, out_w)).to(self.device)
-            # Resizing is linear, so resize the factors once: (R_h U) Σ (R_w V)ᵀ.
-            cached = [(rh @ c.u[top:bottom], rw @ c.v[left:right]) for c in self.channels]
-            if len(self._preview_cache) > 8:
-                self._preview_cache.clear()
+            cached = [(_resize_dim(c.u, out_h, 0, top, bottom - top), _resize_dim(c.v, out_w, 0, left, right - left))
+                      for c in self.channels]
             self._preview_cache[key] = cached
+            while len(self._preview_cache) > PREVIEW_CACHE_VIEWS:
+                self._preview_cache.popitem(last=False)
+        else:
+            self._preview_cache.move_to_end(key)
         return cached
 
-    def preview(self, rank: Rank, size: tuple[int, int], region: Region | None = None) -> np.ndarray:
+    def preview(self, rank: Rank, size: tuple[int, int], region: Region | None = None,
+                exact: bool | None = None) -> np.ndarray:
         """The rank-r image (or a region of it) resized to fit size=(width, height), as uint8.
 
-        A crop costs only the crop: U_r[rows] Σ_r V_r[cols]ᵀ. When the crop is no more
-        than a few times the output it is computed, clipped, then resized, so it equals
-        resizing the same crop of reconstruct(rank). Larger crops use factors resized
-        once per view, so a rank change costs a product at preview size; there only
-        pixels whose neighbourhood over- or undershoots [0, 1] can differ.
+        A crop costs only the crop: U_r[rows] Σ_r V_r[cols]ᵀ, never the whole image.
+        Enlarging (zoom past 1:1) repeats pixels, and small crops are computed,
+        clipped, then resized: both equal resizing the same crop of reconstruct(rank)
+        (within rounding, 1/255). A large crop shrunk to the pane (the fit view of a
+        big photo) instead multiplies factors resized once per view, (R_h U_r) Σ_r
+        (R_w V_r)ᵀ, so a rank change costs a product at pane size; clipping then
+        happens after averaging, so only pixels whose neighbourhood over- or
+        undershoots [0, 1] can differ (measured in the README's speed section).
+        exact=True always clips first (cost of the crop); exact=False always uses the
+        resized factors; None chooses by EXACT_PREVIEW_BUDGET.
         """
+        torch = _torch()
         ranks = self.channel_ranks(rank)
         region = self._check_region(region)
         left, top, right, bottom = region
-        out_w, out_h = fit_size(right - left, bottom - top, size)
-        crop_pixels = (right - left) * (bottom - top)
-        planes = []
-        if crop_pixels <= max(16 * out_w * out_h, 1 << 18):
-            torch = _torch()
-            rh = torch.from_numpy(area_matrix(bottom - top, out_h)).to(self.device)
-            rw = torch.from_numpy(area_matrix(right - left, out_w)).to(self.device)
-            for c, r in zip(self.channels, ranks):
-                crop = (c.u[top:bottom, :r] * c.s[:r]) @ c.v[left:right, :r].T
-                planes.append(crop)
+        crop_w, crop_h = right - left, bottom - top
+        out_w, out_h = fit_size(crop_w, crop_h, size)
+        grey = self.colour_space == "grey"
+        shrinking = out_w < crop_w or out_h < crop_h
+        if exact is None:
+            exact = not shrinking or crop_w * crop_h * sum(ranks) <= EXACT_PREVIEW_BUDGET
+        if exact:
+            planes = torch.stack([(c.u[top:bottom, :r] * c.s[:r]) @ c.v[left:right, :r].T
+                                  for c, r in zip(self.channels, ranks)])
             if self.colour_space == "ycbcr":
-                rgb = ycbcr_to_rgb(np.stack([p.cpu().numpy() for p in planes], axis=-1))
-                planes = [torch.from_numpy(np.ascontiguousarray(rgb[..., i])).to(self.device) for i in range(3)]
-            planes = [(rh @ p.clamp(0, 1) @ rw.T).cpu().numpy() for p in planes]
-            out = planes[0] if self.colour_space == "grey" else np.stack(planes, axis=-1)
+                planes = _ycbcr_to_rgb_planes(planes)
+            planes = planes.clamp_(0.0, 1.0)
+            planes = _resize_dim(_resize_dim(planes, out_h, 1), out_w, 2)
         else:
-            for (ru, rv), c, r in zip(self._resizers(region, out_w, out_h), self.channels, ranks):
-                planes.append(((ru[:, :r] * c.s[:r]) @ rv[:, :r].T).cpu().numpy())
-            out = self._to_output_space(planes)
-        return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+            planes = torch.stack([(ru[:, :r] * c.s[:r]) @ rv[:, :r].T for (ru, rv), c, r in
+                                  zip(self._resized_factors(region, out_w, out_h), self.channels, ranks)])
+            if self.colour_space == "ycbcr":
+                planes = _ycbcr_to_rgb_planes(planes)
+        return _to_uint8(planes, grey)
 
     def original_preview(self, size: tuple[int, int], region: Region | None = None) -> np.ndarray:
         """The original image (or a region) resized the same way as preview(), as uint8."""
+        torch = _torch()
         left, top, right, bottom = self._check_region(region)
         out_w, out_h = fit_size(right - left, bottom - top, size)
-        crop = self.image[top:bottom, left:right]
-        rh = area_matrix(bottom - top, out_h)
-        rw = area_matrix(right - left, out_w)
-        if crop.ndim == 2:
-            out = rh @ crop @ rw.T
-        else:
-            out = np.einsum("ij,jkc,lk->ilc", rh, crop, rw, optimize=True)
-        return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+        crop = torch.from_numpy(self.image[top:bottom, left:right])  # a view: no copy of the image
+        crop = crop[None] if crop.dim() == 2 else crop.permute(2, 0, 1)
+        return _to_uint8(_resize_dim(_resize_dim(crop, out_h, 1), out_w, 2), self.colour_space == "grey")
+
+    # ---- refinement ------------------------------------------------------
+    def refine(self, *, progress: Callable[[int, int], None] | None = None,
+               should_cancel: Callable[[], bool] | None = None) -> "Decomposition":
+        """The exact decomposition of the same image (self when already exact).
+
+        Meant for a background worker: show the randomized result at once, then swap
+        in this one. should_cancel() is checked between channels.
+        """
+        if self.exact:
+            return self
+        return decompose(self.image, colour_space=None if self.colour_space == "grey" else self.colour_space,
+                         method="exact", device=self.device, progress=progress, should_cancel=should_cancel)
 
 
-def _channel_planes(image: np.ndarray, colour_space: str) -> list[np.ndarray]:
+# ---- computing it -------------------------------------------------------------------
+def _channel_plane(image: np.ndarray, colour_space: str, i: int) -> np.ndarray:
+    """Channel i as a contiguous float32 plane, made one at a time to bound memory."""
     if image.ndim == 2:
-        return [image]
+        return image
     if colour_space == "ycbcr":
-        image = rgb_to_ycbcr(image)
-    return [np.ascontiguousarray(image[..., i]) for i in range(image.shape[-1])]
+        w = _RGB_TO_YCBCR[i].astype(np.float32)
+        plane = image[..., 0] * w[0]
+        plane += image[..., 1] * w[1]
+        plane += image[..., 2] * w[2]
+        plane += np.float32(_OFFSET[i])
+        return plane
+    return np.ascontiguousarray(image[..., i])
+
+
+def _energy(a) -> float:
+    """‖a‖²_F accumulated in float64, a few rows at a time (no float64 copy of the plane)."""
+    torch = _torch()
+    rows = max(1, (1 << 22) // max(1, a.shape[1]))
+    total = 0.0
+    for chunk in torch.split(a, rows):
+        total += float(torch.linalg.vector_norm(chunk, dtype=torch.float64) ** 2)
+    return total
+
+
+class _Steps:
+    """Progress in products-with-the-image across channels; checks cancellation."""
+
+    def __init__(self, total: int, progress, should_cancel) -> None:
+        self.done, self.total = 0, total
+        self.progress, self.should_cancel = progress, should_cancel
+
+    def check(self) -> None:
+        if self.should_cancel is not None and self.should_cancel():
+            raise Cancelled()
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        self.total = max(self.total, self.done)
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+        self.check()
+
+
+def _captured(r_factor, served: int) -> np.ndarray:
+    """Cumulative σ² (float64) of the top `served` singular values of a small q×q factor."""
+    torch = _torch()
+    sv = torch.linalg.svdvals(r_factor.double()).cpu().numpy()
+    return np.cumsum(sv[:served] ** 2)
+
+
+def _shortfall_db(total: float, history: list[np.ndarray]) -> float:
+    """Estimated largest PSNR shortfall (dB) against the exact SVD over the served ranks.
+
+    history holds the captured energy Σ_{i≤r} σ̃ᵢ² per rank after each of the last
+    half-steps of subspace iteration. It rises monotonically towards the exact
+    Σ_{i≤r} σᵢ², roughly geometrically; the remaining gap is extrapolated from the
+    last two increments (Aitken), with the ratio capped at 0.9 (a gap at most nine
+    times the last increment) when the iteration has not settled into a rate yet.
+    """
+    a, b, c = history[-3:]
+    d1 = np.maximum(b - a, 0.0)
+    d2 = np.maximum(c - b, 0.0)
+    noise = 1e-9 * total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(d1 > noise, np.minimum(d2 / np.maximum(d1, noise), 0.9), 0.9)
+    gap = d2 * ratio / (1.0 - ratio)
+    residual = np.maximum(total - c, noise)
+    return float(np.max(10.0 * np.log10(residual / np.maximum(residual - gap, noise))))
+
+
+def _randomized_channel(a, served: int, oversample: int, steps: _Steps, generator) -> tuple:
+    """Top-`served` SVD of a by a randomized range finder with power iterations.
+
+    Halko, Martinsson & Tropp (2011), algorithm 4.4 (QR between every product, for
+    float32 stability). Every QR's R factor gives the singular values the current
+    subspace captures, for free; the estimated shortfall decides whether another
+    power iteration is worth it. Returns u (m×served), s, v (n×served), ‖a‖²_F,
+    the estimated shortfall in dB and the captured Σσ̃².
+    """
+    torch = _torch()
+    m, n = a.shape
+    q = min(min(m, n), served + oversample)
+    total = _energy(a)
+    omega = torch.randn(n, q, generator=generator, device=a.device, dtype=a.dtype)
+    basis, _ = torch.linalg.qr(a @ omega)
+    del omega
+    steps.step()
+    history: list[np.ndarray] = []
+    iterations, just_measured = 0, False
+    while True:
+        z = a.T @ basis  # = Bᵀ with B = Qᵀ A, the image projected on the column basis
+        steps.step()
+        if iterations >= POWER_ITERATIONS:
+            v, s, wh = torch.linalg.svd(z, full_matrices=False)  # B = W S Vᵀ
+            history.append(np.cumsum(s[:served].double().cpu().numpy() ** 2))
+            shortfall = _shortfall_db(total, history)
+            if shortfall <= ACCURACY_TARGET_DB or iterations >= MAX_POWER_ITERATIONS:
+                break
+            steps.total += 2  # one more iteration
+            just_measured = True
+        rows, r_factor = torch.linalg.qr(z)
+        if iterations >= POWER_ITERATIONS - 1 and not just_measured:
+            history.append(_captured(r_factor, served))
+        cols, r_factor = torch.linalg.qr(a @ rows)
+        steps.step()
+        if iterations >= POWER_ITERATIONS - 1:
+            history.append(_captured(r_factor, served))
+        basis, just_measured = cols, False
+        iterations += 1
+    del z
+    u = (basis @ wh[:served].T).contiguous()
+    return u, s[:served].contiguous(), v[:, :served].contiguous(), total, shortfall, float(history[-1][-1])
 
 
 def decompose(
     image: np.ndarray,
     *,
     colour_space: str | None = None,
-    device: str = "cpu",
+    method: str = "auto",
+    max_rank: int | None = None,
+    device: str = "auto",
     progress: Callable[[int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> Decomposition:
-    """Thin SVD (full_matrices=False, float32) of every channel, computed once.
+    """Factor every channel once.
 
     colour_space: "grey" for H×W images; "rgb" (default) or "ycbcr" for H×W×3.
-    progress(done, total) is called after each channel; should_cancel() is checked
-    between channels and raises Cancelled.
+    method: "exact" is the thin SVD (full_matrices=False, float32) — what exports
+    should use; "randomized" computes the top max_rank (default min(500, min(H, W)))
+    singular triplets; "auto" picks randomized only for large images
+    (RANDOMIZED_MIN_SIDE, RANDOMIZED_MIN_PIXELS). With "exact", max_rank keeps only
+    that many factors. device: "auto" (CUDA when torch sees it), "cpu" or "cuda".
+    progress(done, total) counts channels (exact) or products with the image
+    (randomized); should_cancel() is checked between them and raises Cancelled.
     """
+    t0 = time.perf_counter()
+    if method not in METHODS:
+        raise SvdlensError(f"unknown decomposition method {method!r}: use auto, exact or randomized")
     image = np.asarray(image)
     if image.dtype != np.float32:
         image = image.astype(np.float32)
@@ -295,19 +538,50 @@ def decompose(
             raise SvdlensError(f"unknown colour space {colour_space!r} for a colour image: use rgb or ycbcr")
     else:
         raise SvdlensError(f"expected an H×W or H×W×3 image, got shape {image.shape}")
-    if min(image.shape[:2]) < 1:
+    height, width = image.shape[:2]
+    if min(height, width) < 1:
         raise SvdlensError("the image has no pixels")
+    full = min(height, width)
+    if max_rank is not None and (isinstance(max_rank, bool) or not isinstance(max_rank, (int, np.integer))
+                                 or max_rank < 1):
+        raise RankError(f"max_rank must be a whole number of at least 1, got {max_rank!r}")
+    served = min(full, int(max_rank) if max_rank is not None else SERVED_RANKS)
+    if method == "auto":
+        large = full >= RANDOMIZED_MIN_SIDE and height * width >= RANDOMIZED_MIN_PIXELS
+        method = "randomized" if large else "exact"
+    if method == "randomized" and served + OVERSAMPLE >= 0.8 * full:
+        method = "exact"  # the sketch would be nearly the whole matrix: exact is as cheap and exact
     torch = _torch()
     device = resolve_device(device)
-    planes = _channel_planes(image, colour_space)
-    channels = []
-    for i, plane in enumerate(planes):
-        if should_cancel is not None and should_cancel():
-            raise Cancelled()
-        a = torch.from_numpy(plane).to(device)
-        u, s, vh = torch.linalg.svd(a, full_matrices=False)
-        total = float((a.double() ** 2).sum())
-        channels.append(ChannelFactors(u=u.contiguous(), s=s, v=vh.T.contiguous(), total_energy=total))
-        if progress is not None:
-            progress(i + 1, len(planes))
-    return Decomposition(image=image, colour_space=colour_space, channels=channels, exact=True, device=device)
+    n_channels = 1 if image.ndim == 2 else 3
+    steps = _Steps(n_channels * (1 if method == "exact" else 2 + 2 * POWER_ITERATIONS), progress, should_cancel)
+    steps.check()
+    generator = None
+    if method == "randomized":
+        generator = torch.Generator(device=device)
+        generator.manual_seed(0)  # the same image gives the same factors every time
+    channels, shortfalls, captured = [], [], 0.0
+    for i in range(n_channels):
+        a = torch.from_numpy(_channel_plane(image, colour_space, i)).to(device)
+        if method == "exact":
+            u, s, vh = torch.linalg.svd(a, full_matrices=False)
+            keep = served if max_rank is not None else s.shape[0]
+            factors = ChannelFactors(u=u[:, :keep].contiguous(), s=s[:keep].contiguous(),
+                                     v=vh[:keep].T.contiguous(), total_energy=_energy(a))
+            del u, vh
+            steps.step()
+        else:
+            u, s, v, total, shortfall, kept = _randomized_channel(a, served, OVERSAMPLE, steps, generator)
+            factors = ChannelFactors(u=u, s=s, v=v, total_energy=total)
+            shortfalls.append(shortfall)
+            captured += kept
+        channels.append(factors)
+        del a
+    exact = method == "exact" and (max_rank is None or served == full)
+    total_energy = sum(c.total_energy for c in channels)
+    return Decomposition(
+        image=image, colour_space=colour_space, channels=channels, exact=exact, device=device,
+        method=method, accuracy_db=max(shortfalls) if shortfalls else 0.0,
+        captured_energy=(captured / total_energy if total_energy > 0 else 1.0) if shortfalls else 1.0,
+        seconds=time.perf_counter() - t0,
+    )
