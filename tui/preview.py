@@ -304,7 +304,7 @@ def render_images(job: _Job) -> Render:
     rank = rank_text(job.rank)
     original = _cached_original(job, job.out_size, region)
     reconstruction = dec.preview(job.rank, job.out_size, region)
-    flip_note = "  [A/B: f shows rank {}]".format(rank)
+    flip_note = f" · flipped from rank {rank}"
     left_pixels = None
     left_label = ""
     measured = None
@@ -317,7 +317,7 @@ def render_images(job: _Job) -> Render:
         measured = measure_error(job, original, reconstruction)
         error, max_error, at, resolution = measured
         if job.flipped:
-            main, label = original, "ORIGINAL  [A/B: f shows the error map]"
+            main, label = original, "ORIGINAL · flipped from the error map"
         else:
             main = colourise(error, job.gain)
             if resolution == "preview":
@@ -398,6 +398,7 @@ class PreviewPane(Widget, can_focus=True):
         Binding("shift+right,L", "pan(4, 0)", "Pan more", show=False),
         Binding("shift+up,K", "pan(0, -4)", "Pan more", show=False),
         Binding("shift+down,J", "pan(0, 4)", "Pan more", show=False),
+        Binding("m", "go_to_worst", "Worst spot"),
         Binding("v", "cycle_view", "View"),
         Binding("f", "toggle_flip", "A/B flip"),
         Binding("g", "cycle_gain", "Error gain"),
@@ -547,6 +548,18 @@ class PreviewPane(Widget, can_focus=True):
         if self._geometry()[0] != region:
             self._request_render()
 
+    def go_to_worst(self) -> None:
+        """Centre the view on the largest error of the last render, at 1:1 when at fit."""
+        render = self.last_render
+        if render is None or render.max_error_at is None:
+            return
+        self._centre = (render.max_error_at[0] + 0.5, render.max_error_at[1] + 0.5)
+        if self.zoom == "fit" and "1:1" in self._levels():
+            self.zoom = "1:1"  # the watcher renders
+        else:
+            _, _, self._centre = self._geometry()
+            self._request_render()
+
     @property
     def image_region(self) -> Region | None:
         """The image region shown now (None before the first image)."""
@@ -571,6 +584,9 @@ class PreviewPane(Widget, can_focus=True):
 
     def action_pan(self, dx: float, dy: float) -> None:
         self.pan(dx, dy)
+
+    def action_go_to_worst(self) -> None:
+        self.go_to_worst()
 
     def action_cycle_view(self) -> None:
         self.cycle_view()
@@ -754,14 +770,24 @@ class PreviewPane(Widget, can_focus=True):
             zoom = f"fit ({'1:' + format(1 / scale, '.1f') if scale < 1 else format(scale, '.1f') + ':1'})"
         else:
             zoom = self.zoom
-        text = (
-            f"{zoom}  x {left}–{right} / {dec.width} {minimap(left, right, dec.width)}"
-            f"  y {top}–{bottom} / {dec.height} {minimap(top, bottom, dec.height)}"
-        )
-        if self.view == "error":
-            text += f"  gain ×{self.gain}"
+        # Most important first; what does not fit the width is left out.
+        parts = [
+            zoom,
+            f"x {left}–{right} / {dec.width}",
+            f"y {top}–{bottom} / {dec.height}",
+            f"gain ×{self.gain}" if self.view == "error" else "",
+            f"x {minimap(left, right, dec.width)} y {minimap(top, bottom, dec.height)}",
+        ]
         if self.has_focus:
-            text += "  ·  ] [ zoom  0 fit  hjkl pan  v view  f flip" + ("  g gain" if self.view == "error" else "")
+            keys = "] [ zoom  0 fit  hjkl pan  m worst  v view  f flip" + ("  g gain" if self.view == "error" else "")
+            parts.append("· " + keys)
+        width = self.content_size.width or 80
+        text = ""
+        for part in filter(None, parts):
+            candidate = f"{text}  {part}" if text else part
+            if len(candidate) > width:
+                break
+            text = candidate
         self.query_one("#pp-status", Static).update(text)
 
     def watch_has_focus(self, has_focus: bool) -> None:

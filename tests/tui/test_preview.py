@@ -325,6 +325,23 @@ async def test_error_map_at_one_to_one_matches_full_resolution_error(which, dec,
         assert error[y - top, x - left] >= error.max() - 1 / 255
 
 
+async def test_m_jumps_to_the_largest_error_at_one_to_one(dec):
+    app = PreviewApp(dec, rank=3)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(PreviewPane)
+        await settled(pilot)
+        pane.view = "error"
+        at_fit = await settled(pilot)
+        await pilot.press("m")
+        render = await settled(pilot)
+        assert render.zoom == "1:1"
+        left, top, right, bottom = render.region
+        x, y = at_fit.max_error_at
+        assert left <= x < right and top <= y < bottom
+        # The same worst pixel is in view, measured per image pixel.
+        assert render.max_error == pytest.approx(at_fit.max_error, abs=1 / 255)
+
+
 # ---- rendering discipline ------------------------------------------------------------
 
 
