@@ -203,28 +203,76 @@ def factor_bytes(dec, rank) -> int:
 
 
 # ---- targets ------------------------------------------------------------------------
+def _first_true(pred, lo: int, hi: int, propose) -> int:
+    """Smallest r in (lo, hi] where the monotone pred turns True, given it is False at lo and True at hi.
+
+    propose(lo, hi) is a model's guess at the answer; it is followed while it keeps
+    halving the bracket (two misses in a row hand over to one bisection step), so a good
+    model needs two or three calls of pred and a poor one costs little more than bisection.
+    """
+    misses = 0
+    while hi - lo > 1:
+        guess = propose(lo, hi) if misses < 2 else None
+        # A guess on or past an end means "the answer is that end": test its neighbour inside.
+        r = (lo + hi) // 2 if guess is None else min(max(guess, lo + 1), hi - 1)
+        width = hi - lo
+        if pred(r):
+            hi = r
+        else:
+            lo = r
+        misses = 0 if guess is None or hi - lo <= width // 2 + 1 else misses + 1
+    return hi
+
+
+def _size_guess(sizes: dict[int, float], lo: int, hi: int, budget: float) -> int | None:
+    """Rank where the file would reach budget, from the measured sizes nearest the bracket.
+
+    Size grows a little faster than rank (finer steps as the error falls): interpolate on
+    log-log axes between measurements, or extrapolate from one with size ∝ rank^1.15.
+    """
+    below = [r for r in sizes if r <= lo]
+    above = [r for r in sizes if r >= hi]
+    if below and above:
+        (r0, s0), (r1, s1) = (max(below), sizes[max(below)]), (min(above), sizes[min(above)])
+        if s1 > s0:
+            t = math.log(budget / s0) / math.log(s1 / s0)
+            return int(math.exp(math.log(r0) + t * (math.log(r1) - math.log(r0))))
+    if below or above:
+        r0 = max(below) if below else min(above)
+        return int(r0 * (budget / sizes[r0]) ** (1 / 1.15))
+    return None
+
+
 def rank_for_max_bytes(dec, max_bytes: int, *, bit_depth: int = 8) -> int:
     """Largest rank (the same on every channel) whose .svdz file is at most max_bytes.
 
     The file grows with rank (more columns, and finer steps as the truncation error
-    falls), so this bisects on the encoded size; the answer's file is always checked to fit.
+    falls), so this searches on the encoded size, interpolating between measured sizes;
+    the answer is always a rank whose file was encoded and seen to fit.
     """
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 1:
         raise TargetError(f"byte budget must be a positive whole number, got {max_bytes!r}")
-    smallest = len(encode(dec, 1, bit_depth=bit_depth))
-    if smallest > max_bytes:
+    top = dec.max_rank
+    sizes: dict[int, float] = {}
+
+    def too_big(r: int) -> bool:
+        if r > top:
+            return True
+        if r not in sizes:
+            sizes[r] = len(encode(dec, r, bit_depth=bit_depth))
+        return sizes[r] > max_bytes
+
+    def propose(lo: int, hi: int) -> int | None:
+        guess = _size_guess(sizes, lo, hi, max_bytes)
+        if guess is None:  # nothing measured yet: about half a byte per factor entry
+            guess = int(max_bytes / (0.5 * len(dec.channels) * (dec.height + dec.width)))
+        return guess
+
+    rank = _first_true(too_big, 0, top + 1, propose) - 1
+    if rank < 1:
         raise TargetError(f"a budget of {max_bytes:,} bytes is below the smallest .svdz for this image "
-                          f"({smallest:,} bytes at rank 1)")
-    lo, hi = 1, dec.max_rank  # lo fits; hi is unknown until tried
-    if len(encode(dec, hi, bit_depth=bit_depth)) <= max_bytes:
-        return hi
-    while hi - lo > 1:  # invariant: lo fits, hi does not
-        mid = (lo + hi) // 2
-        if len(encode(dec, mid, bit_depth=bit_depth)) <= max_bytes:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+                          f"({int(sizes[1]):,} bytes at rank 1)")
+    return rank
 
 
 def quantised_psnr(dec, rank, *, bit_depth: int = 8) -> float:
@@ -234,24 +282,49 @@ def quantised_psnr(dec, rank, *, bit_depth: int = 8) -> float:
     return psnr(saved, dec.image)
 
 
+def _psnr_model(dec, bit_depth: int) -> np.ndarray:
+    """PSNR (dB) for ranks 1..max_rank predicted from σ: truncation error plus the quantiser's share,
+    plus rounding; unclipped, so usually a little pessimistic."""
+    residual = sum(np.maximum(c.total_energy - np.cumsum(s[: dec.max_rank] ** 2), 0.0)
+                   for c, s in zip(dec.channels, dec.singular_values))
+    mse = residual * (1.0 + NOISE_SHARE) / dec.image.size + 1.0 / (12.0 * (2**bit_depth - 1) ** 2)
+    return 10.0 * np.log10(1.0 / mse)
+
+
 def rank_for_psnr(dec, psnr_db: float, *, bit_depth: int = 8) -> int:
-    """Smallest rank (the same on every channel) whose decoded, rounded .svdz image reaches psnr_db."""
+    """Smallest rank (the same on every channel) whose decoded, rounded .svdz image reaches psnr_db.
+
+    Each try decodes a whole image, so the search starts where the singular values predict
+    and corrects that prediction by the offset each measurement shows.
+    """
     if isinstance(psnr_db, bool) or not isinstance(psnr_db, (int, float, np.floating, np.integer)) \
             or not math.isfinite(psnr_db) or psnr_db <= 0:
         raise TargetError(f"PSNR target must be a positive number of dB, got {psnr_db!r}")
-    hi = dec.max_rank
-    best = quantised_psnr(dec, hi, bit_depth=bit_depth)
-    if best < psnr_db:
-        limit = "full rank" if dec.max_rank == dec.full_rank else "the largest computed rank"
-        raise TargetError(f"{psnr_db} dB is out of reach: the .svdz at {limit} ({hi}) gives {best:.2f} dB")
-    lo = 1  # PSNR rises with rank; quantisation and rounding wiggle it by far less than a rank step
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if quantised_psnr(dec, mid, bit_depth=bit_depth) >= psnr_db:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    top = dec.max_rank
+    model = _psnr_model(dec, bit_depth)
+    measured: dict[int, float] = {}
+
+    def reaches(r: int) -> bool:
+        if r > top:
+            return True  # the sentinel above the largest rank; checked below
+        if r not in measured:
+            measured[r] = quantised_psnr(dec, r, bit_depth=bit_depth)
+        return measured[r] >= psnr_db
+
+    def propose(lo: int, hi: int) -> int | None:
+        near = [r for r in measured if lo <= r <= hi] or list(measured)
+        offset = 0.0
+        if near:  # the model is off by a smooth amount: shift it by what the nearest measurement showed
+            r0 = min(near, key=lambda r: min(abs(r - lo), abs(r - hi)))
+            offset = measured[r0] - model[r0 - 1]
+        hits = np.nonzero(model + offset >= psnr_db)[0]
+        return int(hits[0]) + 1 if hits.size else None
+
+    rank = _first_true(reaches, 0, top + 1, propose)
+    if rank > top:
+        limit = "full rank" if top == dec.full_rank else "the largest computed rank"
+        raise TargetError(f"{psnr_db} dB is out of reach: the .svdz at {limit} ({top}) gives {measured[top]:.2f} dB")
+    return rank
 
 
 # ---- decoding -----------------------------------------------------------------------

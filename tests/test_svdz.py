@@ -142,6 +142,23 @@ def test_rank_for_max_bytes_is_the_largest_that_fits(coffee_dec):
     assert len(svdz.encode(coffee_dec, r)) <= budget < len(svdz.encode(coffee_dec, r + 1))
 
 
+@pytest.mark.parametrize("space", ["rgb", "ycbcr"])
+@pytest.mark.parametrize("budget", [2_500, 8_000, 20_000])
+def test_rank_for_max_bytes_on_a_small_photo(photo, space, budget):
+    dec = decompose(photo, colour_space=space)
+    r = svdz.rank_for_max_bytes(dec, budget)
+    assert len(svdz.encode(dec, r)) <= budget < len(svdz.encode(dec, r + 1))
+
+
+@pytest.mark.parametrize("target", [22.0, 28.0, 34.0])
+def test_rank_for_psnr_on_a_small_photo(photo, target):
+    dec = decompose(photo)
+    r = svdz.rank_for_psnr(dec, target)
+    assert svdz.quantised_psnr(dec, r) >= target > svdz.quantised_psnr(dec, r - 1)
+    decoded = svdz.decode(svdz.encode(dec, r)).pixels
+    assert psnr(saved(decoded), photo) == pytest.approx(svdz.quantised_psnr(dec, r), abs=1e-6)
+
+
 def test_rank_for_max_bytes_edges(photo):
     dec = decompose(photo)
     smallest = len(svdz.encode(dec, 1))
