@@ -202,12 +202,13 @@ class SvdlensApp(App[int]):
     ]
 
     def __init__(self, path: Path | None = None, *, preview: str = "auto", mode: str = "colour",
-                 device: str = "auto", rank: int = DEFAULT_RANK) -> None:
+                 device: str = "auto", rank: int = DEFAULT_RANK, max_pixels: int | None = None) -> None:
         super().__init__()
         self.image_path = Path(path) if path is not None else sample_image_path()
         self.preview_protocol = preview
         self.mode = mode
         self.device = device
+        self.max_pixels = max_pixels
         self.rank = rank
         self.loaded: Loaded | None = None
         self._cache: dict[tuple[str, str], Loaded] = {}
@@ -223,7 +224,7 @@ class SvdlensApp(App[int]):
         yield Header(icon="◧")
         with Horizontal(id="body"):
             with Vertical(id="picker-pane"):
-                yield Label("images", id="picker-title")
+                yield Label("images · Enter opens · F2 any path", id="picker-title")
                 yield ImagePicker(self._picker_root(), id="picker")
             with Vertical(id="main"):
                 with Horizontal(id="controls"):
@@ -284,7 +285,8 @@ class SvdlensApp(App[int]):
         if worker.is_cancelled:
             return
         try:
-            source = read_image(path, mode)  # also decodes .svdz files
+            limit = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
+            source = read_image(path, mode, **limit)  # also decodes .svdz files
             if worker.is_cancelled:
                 return
             self.post_message(LoadProgress(generation, f"decomposing {source.width}×{source.height}…", 0, 0))
@@ -688,8 +690,9 @@ def create_app(path: Path | None = None, **options) -> SvdlensApp:
     return SvdlensApp(path, **options)
 
 
-def run_app(path: Path | None, *, preview: str = "auto", mode: str = "colour", device: str = "auto") -> int:
+def run_app(path: Path | None, *, preview: str = "auto", mode: str = "colour", device: str = "auto",
+            max_pixels: int | None = None) -> int:
     """Run the app on path (None: the bundled sample photo); returns the exit code."""
-    app = create_app(path, preview=preview, mode=mode, device=device)
+    app = create_app(path, preview=preview, mode=mode, device=device, max_pixels=max_pixels)
     result = app.run()
     return int(app.return_code or 0) if result is None else int(result)

@@ -345,17 +345,17 @@ class SizesTable(Static):
         from rich.console import Group
 
         pending = "…" if s.measuring else "—"
-        quality = Text()
+        quality = Text(overflow="ellipsis", no_wrap=True)
         quality.append(f"rank {s.rank}", style="bold")
-        quality.append(f"/{s.max_rank} {'exact' if s.method == 'exact SVD' else 'randomized'} · energy ")
+        quality.append(f"/{s.max_rank} {'exact' if s.method == 'exact SVD' else 'randomized'} · ")
         quality.append(f"{s.energy * 100:.2f} %", style="bold")
-        quality.append(" · PSNR ")
+        quality.append(" energy · PSNR ")
         quality.append(_db(s.psnr), style="bold")
         quality.append(" · SSIM ")
-        quality.append(_ssim(s.ssim) if s.ssim is not None else pending, style="bold")
+        quality.append(f"{s.ssim:.3f}" if s.ssim is not None else pending, style="bold")
         if s.max_error is not None:
-            quality.append(f" · max err {s.max_error * 255:.0f}/255")
-        sizes = Text()
+            quality.append(f" · err ≤ {s.max_error * 255:.0f}/255")
+        sizes = Text(overflow="ellipsis", no_wrap=True)
         sizes.append(f"file {human_bytes(s.file_bytes)} · ")
         sizes.append(".svdz ")
         sizes.append(human_bytes(s.svdz_bytes) if not s.svdz_note else pending, style="bold")

@@ -1,0 +1,85 @@
+"""Regenerate screenshots/: the main screen at the classic ranks, the help screen and the file picker.
+
+    .venv/bin/python -m tui.screenshots [--out screenshots] [--size 160x50]
+
+Runs the app headless on the bundled sample photo with the half-cell renderer (what a
+plain SSH terminal shows) and saves SVG screenshots once every pane shows the rank.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from tui.app import CLASSIC_RANKS, SvdlensApp, create_app
+from tui.preview import PreviewPane
+from tui.widgets import RankInput, SizesTable
+
+OWN_GROUPS = ("decompose", "measure", "target", "save", "preview")
+
+
+async def _settle(pilot, timeout: float = 120.0) -> None:
+    # Only our own worker groups: the DirectoryTree's loader never completes.
+    app: SvdlensApp = pilot.app
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.1)
+        if app.loaded is None or app.has_class("-busy") or app._measure_timer is not None:
+            continue
+        if any(w.group in OWN_GROUPS and w.is_running for w in app.workers):
+            continue
+        table = app.query_one(SizesTable).state
+        render = app.query_one(PreviewPane).last_render
+        if table and not table.measuring and table.rank == app.rank and render and render.rank == app.rank:
+            await pilot.pause(0.2)
+            return
+    raise RuntimeError("the app did not settle")
+
+
+async def _shoot(out: Path, size: tuple[int, int]) -> list[Path]:
+    written: list[Path] = []
+    app = create_app(None, preview="halfcell", device="cpu")
+    async with app.run_test(size=size) as pilot:
+        app.query_one(RankInput).cursor_blink = False
+        await _settle(pilot)
+        for rank in CLASSIC_RANKS:
+            await pilot.press("ctrl+a", "ctrl+k", *str(rank), "enter")
+            await _settle(pilot)
+            written.append(Path(app.save_screenshot(f"rank-{rank:03d}.svg", str(out))))
+        await pilot.press("f1")
+        await pilot.pause(0.3)
+        written.append(Path(app.save_screenshot("help.svg", str(out))))
+        await pilot.press("escape")
+        app.query_one("#picker").focus()
+        await pilot.press("down", "down")  # onto a file in the picker
+        await pilot.pause(0.3)
+        written.append(Path(app.save_screenshot("file-picker.svg", str(out))))
+        await pilot.press("f5", "f5")
+        await pilot.press("ctrl+a", "ctrl+k", "2", "5", "enter")
+        await _settle(pilot)
+        written.append(Path(app.save_screenshot("error-map.svg", str(out))))
+    small = create_app(None, preview="halfcell", device="cpu")
+    async with small.run_test(size=(80, 24)) as pilot:
+        small.query_one(RankInput).cursor_blink = False
+        await _settle(pilot)
+        written.append(Path(small.save_screenshot("small-80x24.svg", str(out))))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tui.screenshots", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    parser.add_argument("--size", default="160x50", help="terminal size COLSxROWS (default 160x50)")
+    args = parser.parse_args(argv)
+    cols, rows = (int(v) for v in args.size.lower().split("x"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in asyncio.run(_shoot(args.out, (cols, rows))):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
