@@ -60,6 +60,8 @@ _QMAX = 32767  # zigzag 16-bit integers hold -32768..32767
 _ZIP_MAGIC = b"PK\x03\x04"
 _MEMBERS = ("version", "shape", "bit_depth", "colour_space", "ranks", "s", "steps", "u", "v")
 _MAX_HEADER = 1024  # our npy headers are ~128 bytes; numpy's own limit is 10 000
+_BOMB_MIN_BYTES = 16 * 2**20  # members above this size must not expand more than _BOMB_RATIO times
+_BOMB_RATIO = 64
 
 
 @dataclass(frozen=True)
@@ -351,13 +353,19 @@ def _member_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[in
 def _check_member(zf, infos, name: str, dtype: str, shape: tuple[int, ...]) -> None:
     info = infos[name]
     got_shape, got_dtype, header_len = _member_header(zf, info)
-    _expect(got_dtype.hasobject is False and got_dtype == np.dtype(dtype),
+    _expect(not got_dtype.hasobject and got_dtype == np.dtype(dtype),
             f"member {name} has dtype {got_dtype}, expected {np.dtype(dtype)}")
     _expect(got_shape == shape, f"member {name} has shape {got_shape}, expected {shape}")
     nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
     # The zip's declared size must match exactly: no trailing data, no inflated member.
     _expect(info.file_size == header_len + nbytes,
             f"member {name} declares {info.file_size} bytes, expected {header_len + nbytes}")
+    # Quantised factors hold a few bits of noise per entry and deflate by 2–8×; a big member that
+    # expands far more is a zip bomb aimed at the decoder's time and memory, not an image.
+    ratio = info.file_size / max(info.compress_size, 1)
+    _expect(info.file_size <= _BOMB_MIN_BYTES or ratio <= _BOMB_RATIO,
+            f"member {name} expands {ratio:.0f}× ({info.file_size:,} bytes from {info.compress_size:,}): "
+            f"not plausible for factor data")
 
 
 def _scalar(npz, zf, infos, name: str, dtype: str):

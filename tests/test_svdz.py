@@ -337,6 +337,22 @@ def test_hostile_files_are_rejected_cleanly(small_file):
         assert "\n" not in str(info.value), name
 
 
+def test_zip_bomb_is_refused_before_decoding():
+    # A 4096×4096 grey image at full rank whose factors are all zeros: 64 MiB of members in a
+    # file of about 70 KB. Valid in every field, but decoding it would cost minutes of products.
+    side, rank = 4096, 4096
+    zeros = np.zeros((2, rank, side), np.uint8)
+    data = archive({
+        "version": np.array(1, np.uint16), "shape": np.array([side, side], np.uint32),
+        "bit_depth": np.array(8, np.uint8), "colour_space": np.array("grey", "<U5"),
+        "ranks": np.array([rank], np.uint32), "s": np.zeros(rank, np.float32),
+        "steps": np.ones((2, rank), np.float32), "u": zeros, "v": zeros,
+    })
+    assert len(data) < 200_000
+    with pytest.raises(ContainerError, match="not plausible"):
+        svdz.decode(data)
+
+
 def test_pixel_limit_is_checked_before_decoding(small_file):
     with pytest.raises(ContainerError, match="above the limit"):
         svdz.decode(small_file, max_pixels=96 * 128 - 1)
