@@ -690,6 +690,10 @@ class PreviewPane(Widget, can_focus=True):
             if not worker.is_cancelled:
                 self.post_message(self._Failed(job.generation, str(exc)))
             return
+        except Exception as exc:  # a bug here must not leave the pane silently stale
+            if not worker.is_cancelled:
+                self.post_message(self._Failed(job.generation, f"preview failed: {type(exc).__name__}: {exc}"))
+            return
         if not worker.is_cancelled:
             self.post_message(self._Measured(job.generation, max_error, at, resolution))
 
