@@ -26,7 +26,7 @@ gets the step that makes s_j·step_j the same for all columns (the noise is spre
 which minimises bits for a given error) and that noise is set to a small share
 (NOISE_SHARE) of the truncation error the rank already has. Leading columns then need up
 to 16 bits and trailing ones only a few; a plain 8 bits per column with max-abs scales
-loses 0.4–1 dB at rank 250. Zigzag and split bytes keep the high bytes of small numbers
+loses up to 1 dB at rank 250. Zigzag and split bytes keep the high bytes of small numbers
 zero, which DEFLATE reduces to almost nothing. LZMA would be 3–12 % smaller and about
 twenty times slower, which matters to the rank-by-budget search, so the archive is deflated.
 """
