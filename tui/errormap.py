@@ -12,7 +12,6 @@ import numpy as np
 
 GAINS = (1, 2, 4, 8, 16, 32)
 DEFAULT_GAIN = 8
-COLORMAP_NAME = "inferno"
 
 
 def abs_error(original: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image as PILImage
@@ -229,6 +229,9 @@ def original_preview(decomposition: Any, size: tuple[int, int], region: Region) 
     left, top, right, bottom = region
     crop_w, crop_h = right - left, bottom - top
     out_w, out_h = fit_size(crop_w, crop_h, size)
+    if (out_w, out_h) == (crop_w, crop_h):  # 1:1: the crop itself, quantised as core does
+        crop = decomposition.image[top:bottom, left:right]
+        return np.clip(np.rint(crop * 255.0), 0, 255).astype(np.uint8)
     if crop_w * crop_h > FAST_ORIGINAL_PIXELS and out_w < crop_w and out_h < crop_h:
         import cv2
 
@@ -387,21 +390,21 @@ class PreviewPane(Widget, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("right_square_bracket", "zoom_in", "Zoom in", key_display="]"),
-        Binding("left_square_bracket", "zoom_out", "Zoom out", key_display="["),
-        Binding("0", "zoom_fit", "Fit"),
-        Binding("left,h", "pan(-1, 0)", "Pan", show=False),
-        Binding("right,l", "pan(1, 0)", "Pan", show=False),
-        Binding("up,k", "pan(0, -1)", "Pan", show=False),
-        Binding("down,j", "pan(0, 1)", "Pan", show=False),
-        Binding("shift+left,H", "pan(-4, 0)", "Pan more", show=False),
-        Binding("shift+right,L", "pan(4, 0)", "Pan more", show=False),
-        Binding("shift+up,K", "pan(0, -4)", "Pan more", show=False),
-        Binding("shift+down,J", "pan(0, 4)", "Pan more", show=False),
-        Binding("m", "go_to_worst", "Worst spot"),
-        Binding("v", "cycle_view", "View"),
-        Binding("f", "toggle_flip", "A/B flip"),
-        Binding("g", "cycle_gain", "Error gain"),
+        Binding("right_square_bracket", "zoom_in", "zoom in", key_display="]"),
+        Binding("left_square_bracket", "zoom_out", "zoom out", key_display="["),
+        Binding("0", "zoom_fit", "fit"),
+        Binding("left,h", "pan(-1, 0)", "pan", show=False),
+        Binding("right,l", "pan(1, 0)", "pan", show=False),
+        Binding("up,k", "pan(0, -1)", "pan", show=False),
+        Binding("down,j", "pan(0, 1)", "pan", show=False),
+        Binding("shift+left,H", "pan(-4, 0)", "pan more", show=False),
+        Binding("shift+right,L", "pan(4, 0)", "pan more", show=False),
+        Binding("shift+up,K", "pan(0, -4)", "pan more", show=False),
+        Binding("shift+down,J", "pan(0, 4)", "pan more", show=False),
+        Binding("m", "go_to_worst", "worst error"),
+        Binding("v", "cycle_view", "view", show=False),
+        Binding("f", "toggle_flip", "A/B"),
+        Binding("g", "cycle_gain", "error gain", show=False),
     ]
 
     view: reactive[str] = reactive("side", init=False)
@@ -410,7 +413,7 @@ class PreviewPane(Widget, can_focus=True):
     gain: reactive[int] = reactive(DEFAULT_GAIN, init=False)
 
     class Updated(Message):
-        """Posted after each finished render (on the UI thread)."""
+        """Posted once a render is on screen and its error measured (on the UI thread)."""
 
         def __init__(
             self,
