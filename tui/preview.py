@@ -323,14 +323,7 @@ def render_images(job: _Job) -> Render:
             main, label = original, "ORIGINAL · flipped from the error map"
         else:
             main = colourise(error, job.gain)
-            if resolution == "preview":
-                what = "of the shrunk previews"
-            else:
-                what = "block means of every pixel" if main_size_smaller(region, reconstruction) else "per image pixel"
-            label = (
-                f"|original − rank {rank}| ×{job.gain} ({what})"
-                f"  max {max_error * 255:.0f}/255 at x {at[0]}, y {at[1]}"
-            )
+            label = f"|original − rank {rank}| ×{job.gain}  max {max_error * 255:.0f}/255 at ({at[0]}, {at[1]})"
     render = Render(
         generation=job.generation,
         rank=job.rank,
@@ -730,6 +723,7 @@ class PreviewPane(Widget, can_focus=True):
 
     def _finish(self, render: Render) -> None:
         self._done_generation = render.generation
+        self._update_status(render.region)
         self.post_message(
             self.Updated(
                 render.view,
@@ -767,6 +761,18 @@ class PreviewPane(Widget, can_focus=True):
         message.update(text)
         self.query_one("#pp-status", Static).update("")
 
+    def _error_note(self) -> str:
+        render = self.last_render
+        if render is None or render.error_resolution is None:
+            return f"error ×{self.gain}"
+        if render.error_resolution == "preview":
+            how = "err of shrunk previews"
+        elif main_size_smaller(render.region, render.reconstruction):
+            how = "block-mean err, max per px"
+        else:
+            how = "err per image px"
+        return f"{how} ×{self.gain}"
+
     def _update_status(self, region: Region) -> None:
         dec = self._decomposition
         if dec is None:
@@ -782,7 +788,7 @@ class PreviewPane(Widget, can_focus=True):
             zoom,
             f"x {left}–{right} / {dec.width}",
             f"y {top}–{bottom} / {dec.height}",
-            f"gain ×{self.gain}" if self.view == "error" else "",
+            self._error_note() if self.view == "error" else "",
             f"x {minimap(left, right, dec.width)} y {minimap(top, bottom, dec.height)}",
         ]
         if self.has_focus:
@@ -792,9 +798,8 @@ class PreviewPane(Widget, can_focus=True):
         text = ""
         for part in filter(None, parts):
             candidate = f"{text}  {part}" if text else part
-            if len(candidate) > width:
-                break
-            text = candidate
+            if len(candidate) <= width:
+                text = candidate
         self.query_one("#pp-status", Static).update(text)
 
     def watch_has_focus(self, has_focus: bool) -> None:

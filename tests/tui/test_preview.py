@@ -267,7 +267,8 @@ async def test_error_map_at_fit_finds_the_largest_error_over_every_image_pixel(d
         # Side-by-side measures the same numbers: the table does not depend on the view.
         assert (side.max_error, side.max_error_at) == (render.max_error, render.max_error_at)
         label = str(pane.query_one("#pp-right-label").render())
-        assert "×8" in label and f"max {render.max_error * 255:.0f}/255 at x {x}, y {y}" in label
+        assert "×8" in label and f"max {render.max_error * 255:.0f}/255 at ({x}, {y})" in label
+        assert "block-mean err, max per px ×8" in str(pane.query_one("#pp-status").render())
         # The app hears the same numbers.
         last = app.updates[-1]
         assert (last.view, last.max_error, last.max_error_at, last.region, last.error_resolution) == (
@@ -303,7 +304,7 @@ async def test_error_map_of_a_large_region_compares_the_previews(dec, monkeypatc
         # The picture is the error ×8 in OpenCV's inferno colour map.
         levels = np.clip(np.rint(error * 8 * 255), 0, 255).astype(np.uint8)
         assert np.array_equal(shown(pane), cv2.applyColorMap(levels, cv2.COLORMAP_INFERNO)[..., ::-1])
-        assert "of the shrunk previews" in str(pane.query_one("#pp-right-label").render())
+        assert "err of shrunk previews ×8" in str(pane.query_one("#pp-status").render())
 
 
 @pytest.mark.parametrize("which", ["colour", "grey"])
@@ -434,7 +435,7 @@ def test_snapshot_error_map(snap_compare, dec):
     assert snap_compare(app, terminal_size=(60, 18), run_before=run_before)
 
 
-def test_snapshot_flipped_at_two_to_one(snap_compare, dec):
+def test_snapshot_flipped_zoomed_in(snap_compare, dec):
     app, run_before = _snapshot_app(dec, "side", ("right_square_bracket",) * 3 + ("f",))
     assert snap_compare(app, terminal_size=(60, 18), run_before=run_before)
 
