@@ -13,13 +13,15 @@ colour_space    <U5          ()               "grey", "rgb" or "ycbcr" (planes t
 ranks           uint32       (C,)             rank kept per channel (C = 1 grey, 3 colour), 1..min(H, W)
 s               float32      (R,)             singular values, channel after channel (R = sum of ranks)
 steps           float32      (2, R)           quantisation step of each column of U (row 0) and V (row 1)
+delta           uint8        (2, R)           1 where that column of U (row 0) or V (row 1) is stored as differences
 u               uint8        (2, R, H)        columns of U as zigzag 16-bit integers: low bytes, then high bytes
 v               uint8        (2, R, W)        columns of V, the same way
 ==============  ===========  ===============  ==================================================
 
 Channel c's plane is ``Σ_j s_j (q_u[j]·step_u[j]) (q_v[j]·step_v[j])ᵀ`` over its columns j,
-with q = zigzag⁻¹(low + 256·high) (zigzag: 0, -1, 1, -2, … ↦ 0, 1, 2, 3, …). YCbCr planes
-are converted back to RGB (core.colour); the result is clipped to [0, 1].
+with q = zigzag⁻¹(low + 256·high) (zigzag: 0, -1, 1, -2, … ↦ 0, 1, 2, 3, …), followed by a
+running sum along the column where its delta flag is 1. YCbCr planes are converted back to
+RGB (core.colour); the result is clipped to [0, 1].
 
 Why this quantiser: a column's error is multiplied by its singular value, so each column
 gets the step that makes s_j·step_j the same for all columns (the noise is spread evenly,
@@ -27,7 +29,9 @@ which minimises bits for a given error) and that noise is set to a small share
 (NOISE_SHARE) of the truncation error the rank already has. Leading columns then need up
 to 16 bits and trailing ones only a few; a plain 8 bits per column with max-abs scales
 loses up to 1 dB at rank 250. Zigzag and split bytes keep the high bytes of small numbers
-zero, which DEFLATE reduces to almost nothing. LZMA would be 3–12 % smaller and about
+zero, which DEFLATE reduces to almost nothing. Leading singular vectors of a photo are smooth,
+so those columns are stored as differences of neighbouring entries (5–8 % smaller files at
+rank 250, 15–28 % at rank 10). LZMA would be 3–12 % smaller and about
 twenty times slower, which matters to the rank-by-budget search, so the archive is deflated.
 """
 
@@ -58,7 +62,7 @@ NOISE_SHARE = 0.03
 MAX_FILE_BYTES = 2**31  # refuse to read anything larger
 _QMAX = 32767  # zigzag 16-bit integers hold -32768..32767
 _ZIP_MAGIC = b"PK\x03\x04"
-_MEMBERS = ("version", "shape", "bit_depth", "colour_space", "ranks", "s", "steps", "u", "v")
+_MEMBERS = ("version", "shape", "bit_depth", "colour_space", "ranks", "s", "steps", "delta", "u", "v")
 _MAX_HEADER = 1024  # our npy headers are ~128 bytes; numpy's own limit is 10 000
 _BOMB_MIN_BYTES = 16 * 2**20  # members above this size must not expand more than _BOMB_RATIO times
 _BOMB_RATIO = 64
@@ -170,6 +174,23 @@ def _unzigzag(planes: np.ndarray) -> np.ndarray:
     return (z >> 1) ^ -(z & 1)
 
 
+def _to_differences(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Store a column as first differences where that makes its numbers smaller (and still 16-bit)."""
+    d = np.diff(q, axis=1, prepend=0)
+    # log2(1 + |x|) tracks the bits a number costs better than |x| does.
+    smaller = np.log2(1.0 + np.abs(d)).sum(axis=1) < np.log2(1.0 + np.abs(q)).sum(axis=1)
+    use = smaller & (np.abs(d).max(axis=1) <= _QMAX)
+    return np.where(use[:, None], d, q), use.astype(np.uint8)
+
+
+def _from_differences(stored: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    # int64: a forged file's running sums can reach 32768·H; the unit-vector check rejects those.
+    out = stored.astype(np.int64)
+    rows = flags.astype(bool)
+    out[rows] = np.cumsum(out[rows], axis=1)
+    return out
+
+
 # ---- encoding -----------------------------------------------------------------------
 def _archive(members: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
@@ -181,6 +202,8 @@ def _archive(members: dict[str, np.ndarray]) -> bytes:
 
 
 def _pack(q: _Quantised, bit_depth: int) -> bytes:
+    u, u_delta = _to_differences(q.qu)
+    v, v_delta = _to_differences(q.qv)
     return _archive({
         "version": np.array(FORMAT_VERSION, dtype=np.uint16),
         "shape": np.array(q.shape, dtype=np.uint32),
@@ -189,8 +212,9 @@ def _pack(q: _Quantised, bit_depth: int) -> bytes:
         "ranks": np.array(q.ranks, dtype=np.uint32),
         "s": q.s.astype(np.float32),
         "steps": q.steps.astype(np.float32),
-        "u": _zigzag_planes(q.qu),
-        "v": _zigzag_planes(q.qv),
+        "delta": np.stack([u_delta, v_delta]),
+        "u": _zigzag_planes(u),
+        "v": _zigzag_planes(v),
     })
 
 
@@ -415,6 +439,7 @@ def _parse(data: bytes, max_pixels: int) -> tuple[_Quantised, int]:
         # Every big member's shape follows from the fields above and is checked before it is read.
         _check_member(zf, infos, "s", "<f4", (total,))
         _check_member(zf, infos, "steps", "<f4", (2, total))
+        _check_member(zf, infos, "delta", "u1", (2, total))
         _check_member(zf, infos, "u", "u1", (2, total, height))
         _check_member(zf, infos, "v", "u1", (2, total, width))
         s = npz["s"]
@@ -423,8 +448,10 @@ def _parse(data: bytes, max_pixels: int) -> tuple[_Quantised, int]:
         # σ₁ ≤ ‖A‖_F ≤ √(H·W) for planes in [0, 1]; a larger one cannot come from an image.
         _expect(float(s.max()) <= math.sqrt(height * width) * 1.01 + 1.0, "singular values are too large for the image")
         _expect(bool(np.isfinite(steps).all()) and bool((steps > 0).all()), "quantisation steps must be finite and positive")
-        qu = _unzigzag(npz["u"])
-        qv = _unzigzag(npz["v"])
+        delta = npz["delta"]
+        _expect(bool((delta <= 1).all()), "delta flags must be 0 or 1")
+        qu = _from_differences(_unzigzag(npz["u"]), delta[0])
+        qv = _from_differences(_unzigzag(npz["v"]), delta[1])
     # Columns of U and V are unit vectors, so no entry can exceed 1 (a little slack for rounding).
     for name, qq, st in (("U", qu, steps[0]), ("V", qv, steps[1])):
         _expect(bool((np.abs(qq).max(axis=1) * st.astype(np.float64) <= 1.01).all()),

@@ -307,6 +307,9 @@ def hostile_files(small_file: bytes) -> dict[str, bytes]:
         "zero steps": with_(steps=np.zeros_like(good["steps"])),
         "negative singular value": with_(s=negative_s),
         "infinite singular value": with_(s=np.full_like(good["s"], np.inf)),
+        "delta flag of 2": with_(delta=np.full_like(good["delta"], 2)),
+        "differences that sum past a unit vector": with_(delta=np.ones_like(good["delta"]),
+                                                         u=np.full_like(good["u"], 254) * np.array([1, 0], np.uint8)[:, None, None]),
         "unknown colour space": with_(colour_space=np.array("cmyk", "<U5")),
         "bit depth 12": with_(bit_depth=np.array(12, np.uint8)),
         "header claims a huge array": with_(u=lying_header),
@@ -352,7 +355,7 @@ def test_zip_bomb_is_refused_before_decoding():
         "version": np.array(1, np.uint16), "shape": np.array([side, side], np.uint32),
         "bit_depth": np.array(8, np.uint8), "colour_space": np.array("grey", "<U5"),
         "ranks": np.array([rank], np.uint32), "s": np.zeros(rank, np.float32),
-        "steps": np.ones((2, rank), np.float32), "u": zeros, "v": zeros,
+        "steps": np.ones((2, rank), np.float32), "delta": np.zeros((2, rank), np.uint8), "u": zeros, "v": zeros,
     })
     assert len(data) < 200_000
     with pytest.raises(ContainerError, match="not plausible"):
