@@ -85,6 +85,12 @@ class LoadFailed(Message):
         self.generation, self.path, self.text = generation, path, text
 
 
+class Refined(Message):
+    def __init__(self, generation: int, before: Loaded, after: Loaded | None, text: str = "") -> None:
+        super().__init__()
+        self.generation, self.before, self.after, self.text = generation, before, after, text
+
+
 class Measured(Message):
     def __init__(self, generation: int, loaded: Loaded, rank: int, values: dict) -> None:
         super().__init__()
@@ -210,6 +216,7 @@ class SvdlensApp(App[int]):
         self.device = device
         self.max_pixels = max_pixels
         self.rank = rank
+        self._requested_rank = rank
         self.loaded: Loaded | None = None
         self._cache: dict[tuple[str, str], Loaded] = {}
         self._load_generation = 0
@@ -268,6 +275,7 @@ class SvdlensApp(App[int]):
         """Load and decompose path (in a worker); the current image stays until it succeeds."""
         mode = mode or self.mode
         self._load_generation += 1
+        self.workers.cancel_group(self, "refine")  # a refinement of the old image is no longer wanted
         key = (str(Path(path).resolve()), mode)
         if key in self._cache:
             self._install(self._cache[key])
@@ -340,7 +348,7 @@ class SvdlensApp(App[int]):
         self.query_one(ProgressBar).display = False
         self.remove_class("-busy")
 
-    def _install(self, loaded: Loaded) -> None:
+    def _install(self, loaded: Loaded, *, refined: bool = False) -> None:
         self._end_busy()
         self.loaded = loaded
         self.image_path = loaded.source.path
@@ -349,10 +357,46 @@ class SvdlensApp(App[int]):
         notes = f" · {'; '.join(src.notes)}" if src.notes else ""
         self.sub_title = (f"{src.path.name} · {src.width}×{src.height} · {loaded.mode} · "
                           f"{src.bit_depth}-bit · {loaded.method}{notes}")
-        for note in src.notes:
-            self.notify(f"{src.path.name}: {note}", timeout=5)
+        if not refined:
+            for note in src.notes:
+                self.notify(f"{src.path.name}: {note}", timeout=5)
         self.query_one(SpectrumPlot).set_curve(loaded.log_sigma, list(loaded.energy))
-        self._apply_rank(self.rank, quiet_clamp=False)
+        # A rank clamped to what the randomized factors served is restored once the exact SVD serves it.
+        self._apply_rank(max(self.rank, self._requested_rank) if refined else self.rank, quiet_clamp=refined)
+        if not loaded.dec.exact and hasattr(loaded.dec, "refine"):
+            # Serve the randomized factors now; the exact SVD replaces them when it is ready.
+            self.sub_title += " · exact SVD computing…"
+            self._refine_worker(loaded, self._load_generation)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="refine")
+    def _refine_worker(self, loaded: Loaded, generation: int) -> None:
+        worker = get_current_worker()
+        if worker.is_cancelled:
+            return
+        try:
+            dec = loaded.dec.refine(should_cancel=lambda: worker.is_cancelled)
+            energy, log_sigma = _curves(dec)
+        except Cancelled:
+            return
+        except MemoryError:
+            self.post_message(Refined(generation, loaded, None, "not enough memory for the exact SVD"))
+            return
+        except Exception as exc:
+            self.post_message(Refined(generation, loaded, None, f"exact SVD failed: {type(exc).__name__}: {exc}"))
+            return
+        if not worker.is_cancelled:
+            self.post_message(Refined(generation, loaded, Loaded(loaded.source, loaded.mode, dec, energy, log_sigma)))
+
+    def on_refined(self, message: Refined) -> None:
+        if message.generation != self._load_generation or message.before is not self.loaded:
+            return
+        if message.after is None:
+            self.notify(message.text, title="kept the randomized SVD", severity="warning")
+            self.sub_title = self.sub_title.replace(" · exact SVD computing…", "")
+            return
+        key = (str(message.after.source.path.resolve()), message.after.mode)
+        self._cache[key] = message.after
+        self._install(message.after, refined=True)
 
     # ---- rank ------------------------------------------------------------------------------
     def _clamp(self, rank: int) -> tuple[int, str | None]:
@@ -360,8 +404,10 @@ class SvdlensApp(App[int]):
         if rank < 1:
             return 1, "rank 1 is the smallest"
         if rank > dec.max_rank:
-            limit = "min(H, W)" if dec.max_rank == dec.full_rank else "the ranks computed"
-            return dec.max_rank, f"rank {rank} is above {limit} = {dec.max_rank}: showing {dec.max_rank}"
+            if dec.max_rank == dec.full_rank:
+                return dec.max_rank, f"rank {rank} is above min(H, W) = {dec.max_rank}: showing {dec.max_rank}"
+            return dec.max_rank, (f"rank {rank} is above the {dec.max_rank} ranks computed so far "
+                                  f"(exact SVD on its way): showing {dec.max_rank}")
         return rank, None
 
     def _apply_rank(self, rank: int, *, quiet_clamp: bool = True, note: str | None = None) -> None:
@@ -371,6 +417,7 @@ class SvdlensApp(App[int]):
             self.rank = max(1, rank)
             self._sync_input()
             return
+        self._requested_rank = rank
         rank, clamp_note = self._clamp(rank)
         self.rank = rank
         self._sync_input()
@@ -659,7 +706,8 @@ class SvdlensApp(App[int]):
 
     # ---- workers that fail anyway ----------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.group in ("decompose", "measure", "target", "save"):
+        if event.state == WorkerState.ERROR and event.worker.group in ("decompose", "refine", "measure", "target",
+                                                                        "save"):
             error = event.worker.error
             text = f"unexpected error in {event.worker.group}: {type(error).__name__}: {error}"
             self.notify(text, severity="error")

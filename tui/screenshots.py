@@ -18,7 +18,7 @@ from tui.app import CLASSIC_RANKS, SvdlensApp, create_app
 from tui.preview import PreviewPane
 from tui.widgets import RankInput, SizesTable
 
-OWN_GROUPS = ("decompose", "measure", "target", "save", "preview")
+OWN_GROUPS = ("decompose", "refine", "measure", "target", "save", "preview")
 
 
 async def _settle(pilot, timeout: float = 120.0) -> None:

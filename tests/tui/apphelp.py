@@ -19,7 +19,7 @@ from tui.app import SvdlensApp, create_app
 from tui.preview import PreviewPane
 from tui.widgets import RankInput, SizesTable
 
-GROUPS = ("decompose", "measure", "target", "save", "preview")
+GROUPS = ("decompose", "refine", "measure", "target", "save", "preview")
 
 
 def photo(path: Path, width: int, height: int) -> Path:

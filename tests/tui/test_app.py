@@ -352,6 +352,13 @@ async def test_command_palette_commands(photo_dir):
 # ---- saving -------------------------------------------------------------------------------
 
 
+async def edit_path(pilot, path: Path) -> None:
+    """Replace the proposed path in the open dialog and confirm (long paths typed key by key are slow)."""
+    field = pilot.app.screen.query_one("#path-input")
+    field.value = str(path)
+    await pilot.press("end", "enter")
+
+
 async def test_save_png_and_svdz(photo_dir):
     from core.svdz import read_svdz
 
@@ -375,15 +382,19 @@ async def test_save_png_and_svdz(photo_dir):
         note = [n.message for n in app._notifications if n.title == "saved"][-1]
         assert str(out) in note and f"{out.stat().st_size:,}".replace(",", " ") in note
         # .svdz through ctrl+s, edited path
-        await pilot.press("ctrl+s", "ctrl+u", *str(photo_dir / "r12.svdz"), "enter")
+        await pilot.press("ctrl+s", "ctrl+u", *"r12.svdz")  # typed: the dialog is an ordinary Input
+        assert app.screen.query_one("#path-input").value == "r12.svdz"
+        await edit_path(pilot, photo_dir / "r12.svdz")
         await wait_for(pilot, lambda: (photo_dir / "r12.svdz").exists())
         assert read_svdz(photo_dir / "r12.svdz").ranks[0] == 12
         # never over the input
-        await pilot.press("f3", "ctrl+u", *str(src), "enter")
+        await pilot.press("f3")
+        await edit_path(pilot, src)
         await wait_for(pilot, lambda: any(n.title == "not saved" for n in app._notifications))
         assert "input" in app.last_error
         # unknown suffix: refused before any work
-        await pilot.press("f3", "ctrl+u", *str(photo_dir / "x.bmpx"), "enter")
+        await pilot.press("f3")
+        await edit_path(pilot, photo_dir / "x.bmpx")
         await pilot.pause(0.2)
         assert "x.bmpx" in app.last_error and not (photo_dir / "x.bmpx").exists()
         assert digest(src) == before
@@ -410,7 +421,7 @@ async def test_hammering_rank_keys_ends_consistent(photo_dir):
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(pilot)
         expected = app.rank
-        for burst in range(30):
+        for burst in range(24):
             # A burst is posted at once, as a terminal delivers fast key repeat or tmux send-keys.
             for _ in range(12):
                 key = rng.choice(keys)
@@ -497,3 +508,41 @@ async def test_small_terminal_hides_the_picker_and_compacts_the_table(photo_dir)
         await pilot.pause(0.3)
         assert app.query_one("#picker-pane").region.width > 0
         assert not table.compact
+
+
+async def test_bad_file_opened_from_the_picker(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await settle(pilot)
+        picker = app.query_one(ImagePicker)
+        await wait_for(pilot, lambda: len(picker.root.children) == 3)
+        picker.focus()
+        await pilot.press("down", "down", "down", "enter")  # c_broken.png
+        await settle(pilot)
+        assert any("c_broken.png" in n.message and "not an image" in n.message for n in app._notifications)
+        assert app.loaded.source.path.name == "a_small.png"
+        app.query_one(RankInput).focus()
+        await pilot.press("minus")
+        await settle(pilot)
+        assert shown_ranks(app) == (49,) * 4
+
+
+async def test_randomized_decomposition_is_shown_then_refined_to_exact(monkeypatch, tmp_path):
+    import core.svd
+
+    # Make a small photo count as "large" so the randomized path and its refinement run quickly.
+    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_SIDE", 100)
+    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_PIXELS", 10_000)
+    monkeypatch.setattr(core.svd, "SERVED_RANKS", 40)
+    app = make_app(photo(tmp_path / "p.png", 320, 240))
+    seen = []
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.loaded is not None, timeout=30)
+        seen.append((app.loaded.dec.exact, app.loaded.dec.max_rank, app.sub_title))
+        await settle(pilot)
+        await wait_for(pilot, lambda: app.loaded.dec.exact, timeout=60)
+        await settle(pilot)
+        assert seen[0][0] is False and seen[0][1] == 40 and "randomized" in seen[0][2]
+        assert app.loaded.dec.max_rank == 240 and "exact SVD" in app.sub_title
+        assert "computing" not in app.sub_title
+        assert shown_ranks(app) == (50, 50, 50, 50)  # the rank asked for (clamped to 40 before) is served now
