@@ -255,7 +255,7 @@ def _fmt_bytes(n) -> str:
 def _fmt_db(v) -> str:
     if v is None:
         return "–"
-    return "∞ (exact)" if v == float("inf") else f"{v:.2f}"
+    return "∞ (identical)" if v == float("inf") else f"{v:.2f}"
 
 
 def _print_table(report) -> None:
