@@ -104,6 +104,32 @@ def test_zoom_levels_start_at_fit_and_skip_levels_smaller_than_fit():
     assert zoom_levels((20, 20), (39, 44)) == ["fit", "2:1", "4:1"]
 
 
+def test_display_pixels_per_cell_follow_the_protocol():
+    from textual_image._terminal import get_cell_size
+
+    from tui.preview import display_units
+
+    assert display_units("halfcell") == (1, 2) and display_units("unicode") == (1, 2)
+    cell = get_cell_size()  # what textual-image measured (a fallback without a terminal)
+    assert display_units("sixel") == display_units("tgp") == (cell.width, cell.height)
+
+
+class UnicodeApp(PreviewApp):
+    def compose(self) -> ComposeResult:
+        yield PreviewPane(protocol="unicode", id="preview")
+
+
+async def test_unicode_renderer_gets_a_picture_with_square_pixels(dec):
+    app = UnicodeApp(dec)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(PreviewPane)
+        render = await settled(pilot)
+        widget = pane.query_one("#pp-right-image")
+        assert widget.image.size == (render.main.shape[1], render.main.shape[0] + render.main.shape[0] % 2)
+        # One cell per two picture rows: the aspect ratio survives the renderer's squeeze.
+        assert (widget.size.width, widget.size.height) == (widget.image.width, widget.image.height // 2)
+
+
 def test_unknown_protocol_is_refused():
     with pytest.raises(ValueError, match="unknown preview protocol"):
         PreviewPane(protocol="ascii")
@@ -150,6 +176,9 @@ async def test_one_to_one_shows_image_pixels_of_the_reconstruction(dec):
         assert (right - left, bottom - top) == pane_px(pane)
         expected = np.rint(dec.reconstruct(12)[top:bottom, left:right] * 255)
         assert np.abs(shown(pane).astype(int) - expected).max() <= 1
+        # Drawn one image pixel per half cell: the widget is exactly w × h/2 cells.
+        widget = pane.query_one("#pp-right-image")
+        assert (widget.size.width, widget.size.height) == (right - left, (bottom - top + 1) // 2)
         original = np.rint(dec.image[top:bottom, left:right] * 255)
         assert np.abs(shown(pane, "left").astype(int) - original).max() <= 1
         status = str(pane.query_one("#pp-status").render())
