@@ -30,8 +30,8 @@ which minimises bits for a given error) and that noise is set to a small share
 to 16 bits and trailing ones only a few; a plain 8 bits per column with max-abs scales
 loses up to 1 dB at rank 250. Zigzag and split bytes keep the high bytes of small numbers
 zero, which DEFLATE reduces to almost nothing. Leading singular vectors of a photo are smooth,
-so those columns are stored as differences of neighbouring entries (5–8 % smaller files at
-rank 250, 15–28 % at rank 10). LZMA would be 3–12 % smaller and about
+so those columns are stored as differences of neighbouring entries (files 4–21 % smaller on
+the sample photos, most at low ranks). LZMA would be 3–12 % smaller and about
 twenty times slower, which matters to the rank-by-budget search, so the archive is deflated.
 """
 
