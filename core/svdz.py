@@ -31,8 +31,8 @@ to 16 bits and trailing ones only a few; a plain 8 bits per column with max-abs 
 loses up to 1 dB at rank 250. Zigzag and split bytes keep the high bytes of small numbers
 zero, which DEFLATE reduces to almost nothing. Leading singular vectors of a photo are smooth,
 so those columns are stored as differences of neighbouring entries (files 4–21 % smaller on
-the sample photos, most at low ranks). LZMA would be 3–12 % smaller and about
-twenty times slower, which matters to the rank-by-budget search, so the archive is deflated.
+the sample photos, most at low ranks). LZMA would be 4–12 % smaller but 5–20× slower on
+megabytes of factors, which the rank-by-budget search would feel, so the archive is deflated.
 """
 
 from __future__ import annotations
