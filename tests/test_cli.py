@@ -335,3 +335,18 @@ def test_app_with_a_missing_image_fails_before_textual_loads(tmp_path):
 def test_bad_preview_choice_is_a_usage_error(capsys, fake_app):
     code, _, err = _run(["--preview", "kitty"], capsys)
     assert code == 2 and "invalid choice" in _one_line_error(err) and fake_app == []
+
+
+def test_fast_report_says_it_is_randomized_and_stays_close(photo_png, photo_rgb, capsys, monkeypatch):
+    import core.svd
+
+    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_SIDE", 1)  # make the small photo count as large
+    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_PIXELS", 1)
+    code, out, err = _run(["report", photo_png, "--fast", "--json", "--ranks", "30,10"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert data["image"]["decomposition"] == "randomized" and "randomized" in err
+    for row in data["rows"]:
+        assert row["psnr_db"] == pytest.approx(classic_procedure(photo_rgb, row["rank"])["psnr_db"], abs=0.1)
+    code, out, err = _run(["report", photo_png, "--json", "--ranks", "30"], capsys)
+    assert json.loads(out)["image"]["decomposition"] == "exact" and "randomized" not in err
