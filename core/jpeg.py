@@ -40,10 +40,7 @@ def _best_that_fits(encode, max_bytes: int) -> tuple[int, bytes] | None:
     lowest = encode(1)
     if len(lowest) > max_bytes:
         return None
-    top = encode(100)
-    if len(top) <= max_bytes:
-        return 100, top
-    lo, hi, best = 1, 100, lowest  # invariant: lo fits, hi does not
+    lo, hi, best = 1, 101, lowest  # invariant: lo fits, hi does not (101 stands for "past the top")
     while hi - lo > 1:
         mid = (lo + hi) // 2
         data = encode(mid)
