@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image as PILImage
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -555,6 +555,69 @@ class PreviewPane(Widget, can_focus=True):
         else:
             _, _, self._centre = self._geometry()
             self._request_render()
+
+    def image_point(self, screen_x: int, screen_y: int) -> tuple[float, float] | None:
+        """The image coordinates (x, y) under a screen cell, or None off the pictures."""
+        render = self.last_render
+        if render is None:
+            return None
+        for selector, pixels in (("#pp-right-image", render.main), ("#pp-left-image", render.left)):
+            widget = self.query_one(selector)
+            if pixels is None or not widget.parent.display or not widget.content_region.contains(screen_x, screen_y):
+                continue
+            box = widget.content_region
+            ux, uy = self._units
+            px, py = (screen_x - box.x + 0.5) * ux, (screen_y - box.y + 0.5) * uy
+            h, w = pixels.shape[:2]
+            if px >= w or py >= h:
+                return None  # the padding below or beside the picture
+            left, top, right, bottom = render.region
+            return left + px * (right - left) / w, top + py * (bottom - top) / h
+        return None
+
+    def _zoom_about(self, point: tuple[float, float], zoom: str) -> None:
+        """Change zoom keeping the image point under the mouse where it is on screen."""
+        dec = self._decomposition
+        if dec is None or zoom == self.zoom:
+            return
+        region, _, _ = self._geometry()
+        old = self._scale(self.zoom)
+        centre = ((region[0] + region[2]) / 2, (region[1] + region[3]) / 2)
+        ratio = old / self._scale(zoom)
+        self._centre = (point[0] + (centre[0] - point[0]) * ratio, point[1] + (centre[1] - point[1]) * ratio)
+        self.zoom = zoom
+
+    def _scale(self, zoom: str) -> float:
+        dec = self._decomposition
+        return fit_scale((dec.width, dec.height), self._pane_px()) if zoom == "fit" else ZOOM_STEPS[zoom]
+
+    def on_click(self, event: events.Click) -> None:
+        # A click centres the view on that spot; from fit it also zooms to 1:1 there.
+        point = self.image_point(event.screen_x, event.screen_y)
+        if point is None:
+            return
+        event.stop()
+        self._centre = point
+        if self.zoom == "fit" and "1:1" in self._levels():
+            self.zoom = "1:1"
+        else:
+            _, _, self._centre = self._geometry()
+            self._request_render()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._scroll_zoom(event, +1)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._scroll_zoom(event, -1)
+
+    def _scroll_zoom(self, event: events.MouseEvent, step: int) -> None:
+        point = self.image_point(event.screen_x, event.screen_y)
+        if point is None:
+            return
+        event.stop()
+        levels = self._levels()
+        i = levels.index(self.zoom) if self.zoom in levels else 0
+        self._zoom_about(point, levels[max(0, min(len(levels) - 1, i + step))])
 
     @property
     def image_region(self) -> Region | None:

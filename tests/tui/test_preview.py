@@ -372,6 +372,42 @@ async def test_m_jumps_to_the_largest_error_at_one_to_one(dec):
         assert render.max_error == pytest.approx(at_fit.max_error, abs=1 / 255)
 
 
+async def test_click_zooms_to_one_to_one_on_that_spot_and_the_wheel_keeps_it_under_the_mouse(dec):
+    app = PreviewApp(dec)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(PreviewPane)
+        render = await settled(pilot)
+        widget = pane.query_one("#pp-right-image")
+        box = widget.content_region
+        # The cell 30 across, 3 down in the reconstruction: which image pixels it shows at fit.
+        x, y = pane.image_point(box.x + 30, box.y + 3)
+        assert x == pytest.approx(30.5 * 128 / render.main.shape[1])
+        assert y == pytest.approx(3.5 * 2 * 96 / render.main.shape[0])
+        await pilot.click("#pp-right-image", offset=(30, 3))
+        render = await settled(pilot)
+        assert render.zoom == "1:1"
+        left, top, right, bottom = render.region
+        assert left <= x < right and top <= y < bottom
+        assert abs((left + right) / 2 - x) <= 1 or left == 0 or right == 128  # centred unless clamped
+
+        class Wheel:  # what a mouse wheel event carries, for the handler
+            def __init__(self, sx: int, sy: int) -> None:
+                self.screen_x, self.screen_y = sx, sy
+
+            def stop(self) -> None:
+                pass
+
+        box = pane.query_one("#pp-right-image").content_region
+        under = pane.image_point(box.x + 10, box.y + 8)
+        pane._scroll_zoom(Wheel(box.x + 10, box.y + 8), +1)
+        render = await settled(pilot)
+        assert render.zoom == "2:1"
+        after = pane.image_point(box.x + 10, box.y + 8)
+        assert abs(after[0] - under[0]) <= 1 and abs(after[1] - under[1]) <= 1
+        # Off the pictures, clicks do nothing.
+        assert pane.image_point(0, SIZE[1] - 1) is None
+
+
 # ---- rendering discipline ------------------------------------------------------------
 
 
