@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 from textual import on, work
@@ -92,9 +92,9 @@ class Refined(Message):
 
 
 class Measured(Message):
-    def __init__(self, generation: int, loaded: Loaded, rank: int, values: dict) -> None:
+    def __init__(self, generation: int, loaded: Loaded, rank: int, values: dict, done: bool) -> None:
         super().__init__()
-        self.generation, self.loaded, self.rank, self.values = generation, loaded, rank, values
+        self.generation, self.loaded, self.rank, self.values, self.done = generation, loaded, rank, values, done
 
 
 class TargetResolved(Message):
@@ -139,27 +139,38 @@ def _curves(dec) -> tuple[np.ndarray, list[float]]:
     return energy, [float(v) for v in np.log10(np.maximum(combined, floor))]
 
 
-def _measure(loaded: Loaded, rank: int) -> dict:
-    """The costly numbers for one rank, from core.report so they match `svdlens report`."""
-    from core.report import rank_row
+def _measure(loaded: Loaded, rank: int) -> Iterator[dict]:
+    """The costly numbers for one rank, cheapest first, one stage at a time so a worker can stop
+    between them. The same core functions as core.report.rank_row, so the numbers are those of
+    `svdlens report` (a test holds them equal)."""
+    from core.metrics import psnr, ssim
+    from core.outputs import encode_image
+    from core.report import saved_pixels
 
-    row = rank_row(loaded.source, loaded.dec, rank)
-    out = {"psnr": row.psnr_db, "ssim": row.ssim, "png_bytes": row.png_bytes}
-    extra = row.extra
-    if "container_bytes" not in extra:
-        out["svdz_note"] = "needs core.svdz (not in this build)"
-        out["jpeg_note"] = "needs the .svdz size"
-        return out
-    out["svdz_bytes"] = extra["container_bytes"]
-    out["svdz_psnr"] = extra.get("container_psnr_db")
-    if "jpeg_bytes" not in extra:
-        out["jpeg_note"] = "needs core.jpeg (not in this build)"
-    elif extra["jpeg_bytes"] is None:
-        out["jpeg_note"] = "no JPEG fits in so few bytes"
+    dec, src = loaded.dec, loaded.source
+    saved = saved_pixels(dec, rank, src.bit_depth)
+    yield {"psnr": psnr(saved, src.pixels)}
+    yield {"ssim": ssim(saved, src.pixels)}
+    yield {"png_bytes": len(encode_image(saved, ".png", src.bit_depth))}
+    del saved
+    svdz = _svdz()
+    if svdz is None:
+        yield {"svdz_note": "needs core.svdz (not in this build)", "jpeg_note": "needs the .svdz size"}
+        return
+    data = svdz.encode(dec, rank, bit_depth=src.bit_depth)
+    decoded = np.asarray(svdz.decode(data).pixels, dtype=np.float32)
+    yield {"svdz_bytes": len(data), "svdz_psnr": psnr(decoded, src.pixels) if decoded.shape == src.pixels.shape
+           else None}
+    jpeg = _jpeg()
+    if jpeg is None:
+        yield {"jpeg_note": "needs core.jpeg (not in this build)"}
+        return
+    result = jpeg.jpeg_at_budget(src.pixels, len(data))
+    if result is None:
+        yield {"jpeg_note": "no JPEG fits in so few bytes"}
     else:
-        out.update(jpeg_bytes=extra["jpeg_bytes"], jpeg_quality=extra["jpeg_quality"],
-                   jpeg_psnr=extra["jpeg_psnr_db"], jpeg_ssim=extra.get("jpeg_ssim"))
-    return out
+        yield {"jpeg_bytes": int(result.size_bytes), "jpeg_quality": int(result.quality),
+               "jpeg_psnr": float(result.psnr_db), "jpeg_ssim": None if result.ssim is None else float(result.ssim)}
 
 
 def _save(loaded: Loaded, rank: int, path: Path) -> int:
@@ -231,7 +242,7 @@ class SvdlensApp(App[int]):
         yield Header(icon="◧")
         with Horizontal(id="body"):
             with Vertical(id="picker-pane"):
-                yield Label("images · Enter opens · F2 any path", id="picker-title")
+                yield Label("images · Enter opens", id="picker-title")
                 yield ImagePicker(self._picker_root(), id="picker")
             with Vertical(id="main"):
                 with Horizontal(id="controls"):
@@ -247,7 +258,7 @@ class SvdlensApp(App[int]):
 
     def _picker_root(self) -> Path:
         folder = self.image_path.parent
-        return folder if folder.is_dir() else Path.cwd()
+        return (folder if folder.is_dir() else Path.cwd()).resolve()
 
     def on_mount(self) -> None:
         self.query_one(ProgressBar).display = False
@@ -301,7 +312,7 @@ class SvdlensApp(App[int]):
             from core.svd import decompose
 
             def progress(done: int, total: int) -> None:
-                self.post_message(LoadProgress(generation, f"decomposing: channel {done}/{total}", done, total))
+                self.post_message(LoadProgress(generation, f"decomposing: step {done} of {total}", done, total))
 
             dec = decompose(source.pixels, device=self.device, progress=progress,
                             should_cancel=lambda: worker.is_cancelled)
@@ -342,7 +353,8 @@ class SvdlensApp(App[int]):
             self.query_one(PreviewPane).clear(f"{message.text}\nF2 opens another image")
             self._set_status("no image: F2 opens one", error=True)
         else:
-            self._set_status(f"kept {self.loaded.source.path.name}", error=False)
+            self._set_status(f"could not open {message.path.name}: still showing {self.loaded.source.path.name}",
+                             error=True)
 
     def _end_busy(self) -> None:
         self.query_one(ProgressBar).display = False
@@ -474,14 +486,24 @@ class SvdlensApp(App[int]):
         worker = get_current_worker()
         if worker.is_cancelled:
             return
+
+        def stale() -> bool:
+            return worker.is_cancelled or generation != self._rank_generation or loaded is not self.loaded
+
         try:
-            values = _measure(loaded, rank)
+            for values in _measure(loaded, rank):
+                if stale():
+                    return  # a newer rank or image wants the threads
+                self.post_message(Measured(generation, loaded, rank, values, done=False))
         except SvdlensError as exc:
-            values = {"svdz_note": str(exc)}
+            self.post_message(Measured(generation, loaded, rank, {"svdz_note": str(exc)}, done=False))
+        except MemoryError:
+            self.post_message(Measured(generation, loaded, rank, {"svdz_note": "not enough memory"}, done=False))
         except Exception as exc:
-            values = {"svdz_note": f"unexpected error: {type(exc).__name__}: {exc}"}
-        if not worker.is_cancelled:
-            self.post_message(Measured(generation, loaded, rank, values))
+            self.post_message(Measured(generation, loaded, rank,
+                                       {"svdz_note": f"unexpected error: {type(exc).__name__}: {exc}"}, done=False))
+        if not stale():
+            self.post_message(Measured(generation, loaded, rank, {}, done=True))
 
     def on_measured(self, message: Measured) -> None:
         if message.generation != self._rank_generation or message.loaded is not self.loaded:
@@ -492,7 +514,7 @@ class SvdlensApp(App[int]):
             state = self._quick_state(message.rank)
         for key, value in message.values.items():
             setattr(state, key, value)
-        state.measuring = False
+        state.measuring = not message.done
         table.show_state(state)
 
     @on(PreviewPane.Updated)
@@ -703,6 +725,12 @@ class SvdlensApp(App[int]):
         else:
             self.notify(message.text, title="saved", timeout=6)
             self._set_status(f"saved {message.path.name}")
+            picker = self.query_one(ImagePicker)
+            try:
+                if message.path.parent.resolve() == Path(picker.path).resolve():
+                    picker.reload()  # show the new file in the file pane
+            except OSError:
+                pass
 
     # ---- workers that fail anyway ----------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

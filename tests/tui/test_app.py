@@ -447,7 +447,7 @@ async def test_a_slow_stale_measurement_never_wins(photo_dir, monkeypatch):
     def slow_for_rank_50(loaded, rank):
         if rank == 50:
             time.sleep(1.0)  # still running when the rank moves on
-        return real(loaded, rank)
+        yield from real(loaded, rank)
 
     monkeypatch.setattr(app_module, "_measure", slow_for_rank_50)
     app = make_app(photo_dir / "b_other.png")
@@ -459,7 +459,12 @@ async def test_a_slow_stale_measurement_never_wins(photo_dir, monkeypatch):
         await settle(pilot)
         state = app.query_one(SizesTable).state
         assert state.rank == 51
-        assert state.psnr == pytest.approx(rank_row(app.loaded.source, app.loaded.dec, 51).psnr_db)
+        expected = rank_row(app.loaded.source, app.loaded.dec, 51).psnr_db
+        assert state.psnr == pytest.approx(expected)
+        # A result tagged with an old generation that arrives late is dropped as well.
+        app.post_message(app_module.Measured(app._rank_generation - 1, app.loaded, 50, {"psnr": 1.0}, done=True))
+        await pilot.pause(0.2)
+        assert app.query_one(SizesTable).state.psnr == pytest.approx(expected)
 
 
 async def test_opening_a_new_photo_while_one_decomposes(photo_dir, tmp_path):
