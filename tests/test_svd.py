@@ -242,6 +242,23 @@ def test_auto_picks_randomized_above_the_threshold_and_refines_to_exact(colour, 
     assert svd.decompose(colour, device="cpu").exact
 
 
+def test_quick_first_pass_refines_to_the_served_ranks_then_exact(colour, monkeypatch):
+    monkeypatch.setattr(svd, "RANDOMIZED_MIN_SIDE", 50)
+    monkeypatch.setattr(svd, "RANDOMIZED_MIN_PIXELS", 1000)
+    monkeypatch.setattr(svd, "SERVED_RANKS", 30)
+    monkeypatch.setattr(svd, "QUICK_RANKS", 8)
+    monkeypatch.setattr(svd, "OVERSAMPLE", 6)
+    first = svd.decompose(colour, device="cpu", quick=True)
+    assert first.max_rank == 8 and first.description.startswith("first pass: randomized top-8")
+    second = first.refine()
+    assert second.max_rank == 30 and not second.exact and not second.description.startswith("first pass")
+    third = second.refine()
+    assert third.exact and third.max_rank == 64
+    # quick has no effect where the exact SVD is used anyway, or when max_rank is given.
+    assert svd.decompose(colour, device="cpu", quick=True, method="exact").exact
+    assert svd.decompose(colour, device="cpu", quick=True, max_rank=20).max_rank == 20
+
+
 def test_progress_and_cancellation(large_grey, colour):
     calls = []
     svd.decompose(colour, method="randomized", max_rank=10, device="cpu", progress=lambda d, t: calls.append((d, t)))
