@@ -168,6 +168,8 @@ def _read_svdz(path: Path, data: bytes, mode: str, max_pixels: int) -> SourceIma
     try:
         decoded = svdz.decode(data, max_pixels=max_pixels)
     except ContainerError as exc:
+        if path.suffix.lower() != SVDZ_SUFFIX:  # sniffed from the zip signature only
+            raise ImageError(f"{path}: not an image (a zip archive that is not a readable .svdz file)") from None
         raise ImageError(f"{path}: {exc}") from None
     bit_depth = int(decoded.bit_depth)
     pixels = np.asarray(decoded.pixels, dtype=np.float32)
@@ -196,7 +198,7 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
     data = _read_bytes(path)
     if not data:
         raise ImageError(f"{path}: the file is empty")
-    if path.suffix.lower() == SVDZ_SUFFIX:
+    if path.suffix.lower() == SVDZ_SUFFIX or data.startswith(b"PK\x03\x04"):  # .svdz is a zip archive
         return _read_svdz(path, data, mode, max_pixels)
 
     head = _probe(data)

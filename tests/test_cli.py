@@ -350,3 +350,13 @@ def test_fast_report_says_it_is_randomized_and_stays_close(photo_png, photo_rgb,
         assert row["psnr_db"] == pytest.approx(classic_procedure(photo_rgb, row["rank"])["psnr_db"], abs=0.1)
     code, out, err = _run(["report", photo_png, "--json", "--ranks", "30"], capsys)
     assert json.loads(out)["image"]["decomposition"] == "exact" and "randomized" not in err
+
+
+def test_app_gets_a_raised_pixel_limit(photo_png, monkeypatch):
+    calls = []
+    module = types.ModuleType("tui.app")
+    module.run_app = lambda path, **kwargs: calls.append((path, kwargs)) or 3
+    monkeypatch.setitem(sys.modules, "tui.app", module)
+    assert main([str(photo_png), "--max-pixels", "5000000"]) == 3  # the app's exit code is passed on
+    assert calls == [(Path(photo_png), {"preview": "auto", "mode": "colour", "device": "auto",
+                                        "max_pixels": 5_000_000})]

@@ -329,3 +329,19 @@ def test_fuzz_random_and_mutated_files_end_in_an_image_or_image_error(tmp_path, 
             assert 0.0 <= src.pixels.min() and src.pixels.max() <= 1.0
             loaded += 1
     assert loaded > 0 and refused > 0
+
+
+def test_a_renamed_svdz_and_a_zip_with_an_image_suffix(tmp_path, photo_png):
+    svdz = pytest.importorskip("core.svdz")
+    from core.svd import decompose
+
+    renamed = tmp_path / "packed.png"
+    renamed.write_bytes(svdz.encode(decompose(read_image(photo_png).pixels), 8))
+    assert read_image(renamed).format == "SVDZ"
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "archive.jpg", "w") as zf:
+        zf.writestr("readme.txt", "hello")
+    _refused(tmp_path / "archive.jpg", "zip archive")
+    (tmp_path / "broken.svdz").write_bytes(b"PK\x03\x04 not really")
+    _refused(tmp_path / "broken.svdz", "broken.svdz")

@@ -451,12 +451,7 @@ def _cmd_app(argv: list[str]) -> int:
 
     kwargs = dict(preview=args.preview, mode="grey" if args.grey else "colour", device=args.device)
     if args.max_pixels is not None:
-        import inspect
-
-        if "max_pixels" in inspect.signature(run_app).parameters:
-            kwargs["max_pixels"] = args.max_pixels
-        else:
-            _say("note: --max-pixels is not supported by the app yet; using the default limit")
+        kwargs["max_pixels"] = args.max_pixels
     return int(run_app(path, **kwargs) or 0)
 
 
@@ -478,6 +473,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
         return 130
+    except BrokenPipeError:
+        # `svdlens report x | head`: the reader left; say nothing more on a closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except Exception as exc:  # noqa: BLE001 - the one place that turns failures into one line
         from core.errors import Cancelled, SvdlensError
 
