@@ -130,6 +130,34 @@ async def test_unicode_renderer_gets_a_picture_with_square_pixels(dec):
         assert (widget.size.width, widget.size.height) == (widget.image.width, widget.image.height // 2)
 
 
+def test_sixel_pictures_are_encoded_by_the_worker_and_reused_by_the_widget(dec, monkeypatch):
+    import textual_image.widget.sixel as ti_sixel
+    from textual_image._sixel import image_to_sixels
+
+    from tui import preview
+
+    assert preview._image_class("sixel") is preview.WorkerSixelImage
+    region, out, _ = view_region((128, 96), (60, 80), "1:1", (64, 48))
+    job = preview._Job(1, dec, 7, "side", False, "1:1", 8, region, out, (10, 20), preview._OriginalCache(), sixel=True)
+    render = preview.render_images(job)
+    assert render.main_image.size == (60, 80) and render.left_image.size == (60, 80)
+
+    def encoder_must_not_run(*args, **kwargs):
+        raise AssertionError("encoded on the UI thread")
+
+    monkeypatch.setattr(ti_sixel, "image_to_sixels", encoder_must_not_run)
+    painter = preview._WorkerEncodedSixels(render.main_image)
+    # The widget paints a copy (scaled to the same size, cropped to all of it): found by content.
+    data = painter._image_to_sixels(render.main_image.copy(), None, (0, 0, 0, 1.0))
+    assert data == image_to_sixels(render.main_image)
+    assert painter._image_to_sixels(render.left_image.copy(), None, (0, 0, 0, 1.0)) == image_to_sixels(
+        render.left_image
+    )
+    # A picture the worker did not encode still paints, the stock way.
+    with pytest.raises(AssertionError, match="UI thread"):
+        painter._image_to_sixels(render.main_image.transpose(0), None, (0, 0, 0, 1.0))
+
+
 def test_unknown_protocol_is_refused():
     with pytest.raises(ValueError, match="unknown preview protocol"):
         PreviewPane(protocol="ascii")
