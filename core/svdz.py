@@ -452,9 +452,10 @@ def _parse(data: bytes, max_pixels: int) -> tuple[_Quantised, int]:
         _expect(bool((delta <= 1).all()), "delta flags must be 0 or 1")
         qu = _from_differences(_unzigzag(npz["u"]), delta[0])
         qv = _from_differences(_unzigzag(npz["v"]), delta[1])
-    # Columns of U and V are unit vectors, so no entry can exceed 1 (a little slack for rounding).
+    # Columns of U and V are unit vectors: no entry exceeds 1 before rounding to a step, 1 + step/2 after.
     for name, qq, st in (("U", qu, steps[0]), ("V", qv, steps[1])):
-        _expect(bool((np.abs(qq).max(axis=1) * st.astype(np.float64) <= 1.01).all()),
+        st = st.astype(np.float64)
+        _expect(bool((np.abs(qq).max(axis=1) * st <= 1.01 + st / 2).all()),
                 f"{name} has entries larger than a unit vector allows")
     q = _Quantised(colour_space=colour_space, shape=shape, ranks=ranks, s=s, steps=steps, qu=qu, qv=qv)
     return q, bit_depth

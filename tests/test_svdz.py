@@ -113,13 +113,15 @@ def test_random_images_round_trip(height, width, space, bit_depth, seed, rank_sh
     out = svdz.decode(svdz.encode(dec, rank, bit_depth=bit_depth))
     assert out.pixels.shape == shape and out.bit_depth == bit_depth and out.colour_space == space
     assert np.isfinite(out.pixels).all() and out.pixels.min() >= 0 and out.pixels.max() <= 1
-    # Quantisation adds a small share of the truncation error (or of the rounding error at full rank);
-    # 16-bit integers cap the precision near 1e-9 (90 dB), far below anything visible.
+    # Quantisation adds a small share (3 % on average) of the truncation error, or of the rounding error
+    # at full rank. Bounded here by the whole of it: on a few pixels one rounding can be a full half-step
+    # and YCbCr → RGB amplifies chroma noise up to 4×. 16-bit integers cap the precision: steps of at least peak/32767 add at most (H + W)/(12·32767²),
+    # about 1e-9 (90 dB), far below anything visible.
     reference = dec.reconstruct(rank)
     trunc = float(np.mean((reference.astype(np.float64) - image) ** 2))
     floor = 1.0 / (12 * (2**bit_depth - 1) ** 2)
     added = float(np.mean((out.pixels.astype(np.float64) - reference) ** 2))
-    assert added <= 0.5 * max(trunc, floor) + 1e-9
+    assert added <= max(trunc, floor) + (height + width) / (12 * 32767**2)
 
 
 # ---- the targets ------------------------------------------------------------------------
