@@ -222,6 +222,7 @@ BAD = [
     (["compress", "{photo}", "--rank", "5", "--psnr", "30", "-o", "{d}/o.png"], "not allowed"),
     (["compress", "{photo}", "--rank", "5"], "required: -o"),
     (["compress", "{photo}", "--rank", "5", "--chroma-rank", "2", "-o", "{d}/o.png"], "needs --ycbcr"),
+    (["compress", "{photo}", "--psnr", "30", "--ycbcr", "--chroma-rank", "2", "-o", "{d}/o.png"], "with --rank"),
     (["compress", "{photo}", "--max-bytes", "10k", "-o", "{d}/o.png"], ".svdz"),
     (["compress", "{photo}", "--max-bytes", "lots", "-o", "{d}/o.svdz"], "not a size"),
     (["compress", "{d}/missing.png", "--rank", "5", "-o", "{d}/o.png"], "no such file"),
@@ -360,3 +361,19 @@ def test_app_gets_a_raised_pixel_limit(photo_png, monkeypatch):
     assert main([str(photo_png), "--max-pixels", "5000000"]) == 3  # the app's exit code is passed on
     assert calls == [(Path(photo_png), {"preview": "auto", "mode": "colour", "device": "auto",
                                         "max_pixels": 5_000_000})]
+
+
+def test_ycbcr_with_a_chroma_rank(tmp_path, photo_png, photo_rgb, capsys):
+    from core.colour import rgb_to_ycbcr, ycbcr_to_rgb
+
+    out = tmp_path / "y.png"
+    code, stdout, _ = _run(["compress", photo_png, "--ycbcr", "--rank", "20", "--chroma-rank", "4", "-o", out], capsys)
+    assert code == 0 and "rank 20/4/4" in stdout
+    ycc = rgb_to_ycbcr(photo_rgb.astype(np.float64) / 255).astype(np.float64)
+    planes = []
+    for c, r in zip(range(3), (20, 4, 4)):
+        u, s, vt = np.linalg.svd(ycc[..., c], full_matrices=False)
+        planes.append((u[:, :r] * s[:r]) @ vt[:r])
+    expected = np.clip(np.rint(np.clip(ycbcr_to_rgb(np.stack(planes, -1)), 0, 1) * 255), 0, 255)
+    diff = np.abs(cv2.imread(str(out))[..., ::-1].astype(int) - expected.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.002

@@ -337,6 +337,8 @@ def _cmd_compress(argv: list[str]) -> int:
     chroma = _parse_rank(args.chroma_rank, "chroma rank") if args.chroma_rank is not None else None
     if chroma is not None and not args.ycbcr:
         raise UsageError("--chroma-rank needs --ycbcr (chroma ranks exist only in YCbCr)")
+    if chroma is not None and rank is None:
+        raise UsageError("--chroma-rank goes with --rank (a target chooses one rank for every channel)")
     if args.energy is not None and not 0 < args.energy <= 1:
         raise TargetError(f"energy share must be above 0 and at most 1 (e.g. 0.99 or 99%), got {args.energy:g}")
     if args.psnr is not None and not args.psnr > 0:
