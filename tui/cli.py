@@ -374,8 +374,11 @@ def _choose_rank(src, dec, svdz, args, rank: int | None) -> int:
             return dec.max_rank
         return rank
     if args.energy is not None:
+        from core.metrics import energy_from_residual, residual_energy
+
         r = select.rank_for_energy(dec, args.energy)
-        _say(f"rank {r} keeps {dec.energy(r) * 100:.4f}% of the energy (asked {args.energy * 100:g}%)")
+        kept = float(energy_from_residual(dec, residual_energy(dec, [r] * len(dec.channels))))
+        _say(f"rank {r} keeps {kept * 100:.4f}% of the energy (asked {args.energy * 100:g}%)")
         return r
     if args.psnr is not None:
         if svdz is not None:
@@ -394,7 +397,7 @@ def _choose_rank(src, dec, svdz, args, rank: int | None) -> int:
 
 def _write_result(src, dec, out: Path, kind: str, svdz, spec, ranks) -> int:
     from core.metrics import psnr
-    from core.outputs import write_atomic, write_image
+    from core.outputs import encode_image, write_atomic
     from core.report import saved_pixels
 
     if kind == "svdz":
@@ -405,14 +408,23 @@ def _write_result(src, dec, out: Path, kind: str, svdz, spec, ranks) -> int:
         size = len(data)
     else:
         bit_depth = src.bit_depth if out.suffix.lower() == ".png" else 8
-        pixels = saved_pixels(dec, ranks, bit_depth)
-        write_image(out, pixels, bit_depth, src.path)
-        quality = psnr(pixels, src.pixels)
-        size = out.stat().st_size
+        data = encode_image(saved_pixels(dec, ranks, bit_depth), out.suffix, bit_depth)
+        write_atomic(out, data, src.path)
+        quality = psnr(_decoded(data), src.pixels)  # of the file as written: JPEG loses a little more
+        size = len(data)
     shown = ranks[0] if len(set(ranks)) == 1 else "/".join(str(r) for r in ranks)
     db = "∞ (identical)" if quality == float("inf") else f"{quality:.2f} dB"
     print(f"wrote {out}: rank {shown}, PSNR {db}, {size:,} bytes (original file {src.file_bytes:,} bytes)")
     return 0
+
+
+def _decoded(data: bytes):
+    import cv2
+    import numpy as np
+
+    ints = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    top = np.float32(65535.0 if ints.dtype == np.uint16 else 255.0)
+    return (ints if ints.ndim == 2 else ints[..., ::-1]).astype(np.float32) / top
 
 
 def _cmd_decode(argv: list[str]) -> int:
