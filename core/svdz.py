@@ -130,7 +130,8 @@ def _quantise(dec, rank, bit_depth: int) -> _Quantised:
         u = c.u[:, :r].T.contiguous().cpu().numpy().astype(np.float64)
         v = c.v[:, :r].T.contiguous().cpu().numpy().astype(np.float64)
         s = c.s[:r].cpu().numpy().astype(np.float32)
-        # Per-column squared error is s²·step²·(H + W)/12; spread NOISE_SHARE·max(res, rounding) evenly over r columns.
+        # A column's squared error is s²·step²·(H + W)/12: spread NOISE_SHARE·max(res, rounding)
+        # evenly over the r columns.
         noise = math.sqrt(NOISE_SHARE * max(res, rounding) * 12.0 / (r * (height + width)))
         su = _column_steps(u, s.astype(np.float64), noise)
         sv = _column_steps(v, s.astype(np.float64), noise)
@@ -415,7 +416,8 @@ def _parse(data: bytes, max_pixels: int) -> tuple[_Quantised, int]:
         _expect(not missing, f"missing member(s): {', '.join(missing)}")
 
         version = int(_scalar(npz, zf, infos, "version", "<u2"))
-        _expect(version == FORMAT_VERSION, f"format version {version} is not supported (this svdlens reads {FORMAT_VERSION})")
+        _expect(version == FORMAT_VERSION,
+                f"format version {version} is not supported (this svdlens reads {FORMAT_VERSION})")
         bit_depth = int(_scalar(npz, zf, infos, "bit_depth", "u1"))
         _expect(bit_depth in BIT_DEPTHS, f"bit depth {bit_depth} is not 8 or 16")
         colour_space = str(_scalar(npz, zf, infos, "colour_space", "<U5"))
@@ -433,7 +435,8 @@ def _parse(data: bytes, max_pixels: int) -> tuple[_Quantised, int]:
         _check_member(zf, infos, "ranks", "<u4", (channels,))
         ranks = tuple(int(x) for x in npz["ranks"])
         for r in ranks:
-            _expect(1 <= r <= min(height, width), f"rank {r} is outside 1..{min(height, width)} for a {width}×{height} image")
+            _expect(1 <= r <= min(height, width),
+                    f"rank {r} is outside 1..{min(height, width)} for a {width}×{height} image")
         total = sum(ranks)
 
         # Every big member's shape follows from the fields above and is checked before it is read.
@@ -447,7 +450,8 @@ def _parse(data: bytes, max_pixels: int) -> tuple[_Quantised, int]:
         _expect(bool(np.isfinite(s).all()) and bool((s >= 0).all()), "singular values must be finite and not negative")
         # σ₁ ≤ ‖A‖_F ≤ √(H·W) for planes in [0, 1]; a larger one cannot come from an image.
         _expect(float(s.max()) <= math.sqrt(height * width) * 1.01 + 1.0, "singular values are too large for the image")
-        _expect(bool(np.isfinite(steps).all()) and bool((steps > 0).all()), "quantisation steps must be finite and positive")
+        _expect(bool(np.isfinite(steps).all()) and bool((steps > 0).all()),
+                "quantisation steps must be finite and positive")
         delta = npz["delta"]
         _expect(bool((delta <= 1).all()), "delta flags must be 0 or 1")
         qu = _from_differences(_unzigzag(npz["u"]), delta[0])

@@ -48,7 +48,8 @@ def test_large_budgets_use_full_chroma_when_it_scores_higher(photo):
     subsampled = cv2.imdecode(np.frombuffer(cv2.imencode(
         ".jpg", np.ascontiguousarray((photo * 255).round().astype(np.uint8)[..., ::-1]),
         [cv2.IMWRITE_JPEG_QUALITY, 100, cv2.IMWRITE_JPEG_OPTIMIZE, 1])[1], np.uint8), cv2.IMREAD_COLOR)
-    assert result.psnr_db > peak_signal_noise_ratio(photo, subsampled[..., ::-1].astype(np.float32) / 255, data_range=1.0)
+    subsampled = subsampled[..., ::-1].astype(np.float32) / 255
+    assert result.psnr_db > peak_signal_noise_ratio(photo, subsampled, data_range=1.0)
 
 
 def test_budget_below_quality_one_gives_none(photo):

@@ -107,16 +107,17 @@ def test_random_images_round_trip(height, width, space, bit_depth, seed, rank_sh
     shape = (height, width) if space == "grey" else (height, width, 3)
     image = rng.random(shape, dtype=np.float32)
     if smooth:  # a smooth gradient has quickly falling σ, a different regime from noise
-        image = np.clip(image * 0.1 + np.linspace(0, 0.9, width, dtype=np.float32)[None, :, *([None] * (len(shape) - 2))], 0, 1)
+        ramp = np.linspace(0, 0.9, width, dtype=np.float32).reshape((1, width) + (1,) * (len(shape) - 2))
+        image = np.clip(image * 0.1 + ramp, 0, 1)
     dec = decompose(image, colour_space=None if space == "grey" else space)
     rank = 1 + int(rank_share * (dec.full_rank - 1))
     out = svdz.decode(svdz.encode(dec, rank, bit_depth=bit_depth))
     assert out.pixels.shape == shape and out.bit_depth == bit_depth and out.colour_space == space
     assert np.isfinite(out.pixels).all() and out.pixels.min() >= 0 and out.pixels.max() <= 1
-    # Quantisation adds a small share (3 % on average) of the truncation error, or of the rounding error
-    # at full rank. Bounded here by the whole of it: on a few pixels one rounding can be a full half-step
-    # and YCbCr → RGB amplifies chroma noise up to 4×. 16-bit integers cap the precision: steps of at least peak/32767 add at most (H + W)/(12·32767²),
-    # about 1e-9 (90 dB), far below anything visible.
+    # Quantisation adds a small share (3 % on average) of the truncation error, or of the rounding
+    # error at full rank. Bounded here by the whole of it: on a few pixels one rounding can be a full
+    # half-step, and YCbCr → RGB amplifies chroma noise up to 4×. 16-bit integers cap the precision:
+    # steps of at least peak/32767 add at most (H + W)/(12·32767²), about 1e-9 (90 dB).
     reference = dec.reconstruct(rank)
     trunc = float(np.mean((reference.astype(np.float64) - image) ** 2))
     floor = 1.0 / (12 * (2**bit_depth - 1) ** 2)
@@ -274,6 +275,8 @@ def hostile_files(small_file: bytes) -> dict[str, bytes]:
                 arrays[k] = v
         return archive(arrays)
 
+    big_steps_up = good["u"].copy()
+    big_steps_up[0], big_steps_up[1] = 254, 0  # every difference +127: the running sums leave the unit ball
     nan_steps = good["steps"].copy()
     nan_steps[0, 0] = np.nan
     huge_steps = good["steps"].copy()
@@ -310,8 +313,7 @@ def hostile_files(small_file: bytes) -> dict[str, bytes]:
         "negative singular value": with_(s=negative_s),
         "infinite singular value": with_(s=np.full_like(good["s"], np.inf)),
         "delta flag of 2": with_(delta=np.full_like(good["delta"], 2)),
-        "differences that sum past a unit vector": with_(delta=np.ones_like(good["delta"]),
-                                                         u=np.full_like(good["u"], 254) * np.array([1, 0], np.uint8)[:, None, None]),
+        "differences that sum past a unit vector": with_(delta=np.ones_like(good["delta"]), u=big_steps_up),
         "unknown colour space": with_(colour_space=np.array("cmyk", "<U5")),
         "bit depth 12": with_(bit_depth=np.array(12, np.uint8)),
         "header claims a huge array": with_(u=lying_header),
