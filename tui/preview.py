@@ -538,6 +538,7 @@ class PreviewPane(Widget, can_focus=True):
         self._render_deferred = False  # a render waits for the first layout
         self.last_error: str | None = None
         self._resize_timer = None
+        self._render_lock = threading.Lock()
         self.last_render: Render | None = None
 
     def compose(self) -> ComposeResult:
@@ -803,15 +804,23 @@ class PreviewPane(Widget, can_focus=True):
     def _render_worker(self, job: _Job) -> None:
         worker = get_current_worker()
         try:
-            render = render_images(job)
+            # One render at a time per pane: a superseded worker still running (threads cannot
+            # be stopped) finishes its step first instead of racing the new one through the
+            # decomposition's caches.
+            with self._render_lock:
+                if worker.is_cancelled:
+                    return
+                render = render_images(job)
             if worker.is_cancelled:
                 return
+            self.post_message(self._Rendered(render))
             if render.max_error is not None:
-                self.post_message(self._Rendered(render))
                 return
             # Pictures first; the error measurement (possibly over every image pixel) follows.
-            self.post_message(self._Rendered(render))
-            _, max_error, at, resolution = measure_error(job, render.original, render.reconstruction)
+            with self._render_lock:
+                if worker.is_cancelled:
+                    return
+                _, max_error, at, resolution = measure_error(job, render.original, render.reconstruction)
         except SvdlensError as exc:
             if not worker.is_cancelled:
                 self.post_message(self._Failed(job.generation, str(exc)))
