@@ -16,6 +16,7 @@ of the image, so ‖A − A_r‖²_F = ‖A‖²_F − Σ_{i≤r} σ̃ᵢ² hold
 from __future__ import annotations
 
 import math
+import threading
 import time
 import warnings
 from collections import OrderedDict
@@ -24,7 +25,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .colour import _OFFSET, _RGB_TO_YCBCR, _YCBCR_TO_RGB, rgb_to_ycbcr, ycbcr_to_rgb  # noqa: F401
+from .colour import _OFFSET, _RGB_TO_YCBCR, _YCBCR_TO_RGB, ycbcr_to_rgb
 from .errors import Cancelled, RankError, SvdlensError
 
 Rank = int | Sequence[int]
@@ -189,6 +190,8 @@ class Decomposition:
     # The ranks refine() serves next when this is a quick first pass (0: refine() goes exact).
     next_ranks: int = 0
     _preview_cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    # Preview, measure and save workers may share one decomposition.
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _kept: list = field(default_factory=list, repr=False)  # Σ_{i≤r} σᵢ² per channel (float64), index r − 1
     _residual: list = field(default_factory=list, repr=False)  # Σ_{i>r} σᵢ² per channel, index r − 1
 
@@ -328,16 +331,18 @@ class Decomposition:
     def _resized_factors(self, region: Region, out_w: int, out_h: int) -> list:
         """(R_h U[rows], R_w V[cols]) per channel, computed once per view and cached."""
         key = (region, out_w, out_h)
-        cached = self._preview_cache.get(key)
-        if cached is None:
-            left, top, right, bottom = region
-            cached = [(_resize_dim(c.u, out_h, 0, top, bottom - top), _resize_dim(c.v, out_w, 0, left, right - left))
-                      for c in self.channels]
+        with self._cache_lock:
+            cached = self._preview_cache.get(key)
+            if cached is not None:
+                self._preview_cache.move_to_end(key)
+                return cached
+        left, top, right, bottom = region
+        cached = [(_resize_dim(c.u, out_h, 0, top, bottom - top), _resize_dim(c.v, out_w, 0, left, right - left))
+                  for c in self.channels]
+        with self._cache_lock:
             self._preview_cache[key] = cached
             while len(self._preview_cache) > PREVIEW_CACHE_VIEWS:
                 self._preview_cache.popitem(last=False)
-        else:
-            self._preview_cache.move_to_end(key)
         return cached
 
     def preview(self, rank: Rank, size: tuple[int, int], region: Region | None = None,
@@ -381,7 +386,6 @@ class Decomposition:
 
     def original_preview(self, size: tuple[int, int], region: Region | None = None) -> np.ndarray:
         """The original image (or a region) resized the same way as preview(), as uint8."""
-        torch = _torch()
         left, top, right, bottom = self._check_region(region)
         out_w, out_h = fit_size(right - left, bottom - top, size)
         crop = _tensor(self.image)  # a view: no copy of the image

@@ -98,7 +98,7 @@ def bench_rank_change(sizes: list[float]) -> None:
         row("a", f"{label}: rank change, 1:1 zoom", median_p95(times))
         # Pan: a new region every call, at 1:1 and at 4× shrink (factors resized per view).
         for zoom in (1, 4):
-            cw, ch = PANE[0] * zoom, PANE[1] * zoom
+            cw, ch = min(PANE[0] * zoom, w - 1), min(PANE[1] * zoom, h - 1)
             times = []
             for i in range(20):
                 x0 = int(rng.integers(0, w - cw)); y0 = int(rng.integers(0, h - ch))
