@@ -60,6 +60,11 @@ class SourceImage:
         return self.height * self.width * self.channels * (2 if self.bit_depth == 16 else 1)
 
 
+def display_path(path: str | Path) -> str:
+    """The path for a one-line message: control characters and undecodable bytes shown as escapes."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(path))
+
+
 def sample_image_path() -> Path:
     """The bundled sample photograph (NASA, public domain)."""
     return Path(__file__).parent / "data" / "astronaut.png"
@@ -69,13 +74,13 @@ def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()  # bytes + imdecode: non-ASCII paths work everywhere
     except (FileNotFoundError, NotADirectoryError):
-        raise ImageError(f"{path}: no such file") from None
+        raise ImageError(f"{display_path(path)}: no such file") from None
     except IsADirectoryError:
-        raise ImageError(f"{path}: is a directory, not an image") from None
+        raise ImageError(f"{display_path(path)}: is a directory, not an image") from None
     except PermissionError:
-        raise ImageError(f"{path}: permission denied (the file cannot be read)") from None
+        raise ImageError(f"{display_path(path)}: permission denied (the file cannot be read)") from None
     except OSError as exc:
-        raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise ImageError(f"{display_path(path)}: cannot read ({exc.strerror or exc})") from None
 
 
 @dataclass
@@ -131,7 +136,7 @@ def _verify_png(path: Path, data: bytes) -> None:
             Image.open(io.BytesIO(data)).verify()
     except Exception as exc:  # noqa: BLE001 - Pillow raises SyntaxError, OSError, struct.error...
         reason = str(exc).strip() or type(exc).__name__
-        raise ImageError(f"{path}: a corrupt or truncated PNG file ({reason[:100]})") from None
+        raise ImageError(f"{display_path(path)}: a corrupt or truncated PNG file ({reason[:100]})") from None
 
 
 def _apply_orientation(raw: np.ndarray, orientation: int) -> np.ndarray:
@@ -155,7 +160,8 @@ def _apply_orientation(raw: np.ndarray, orientation: int) -> np.ndarray:
 
 def _too_large(path: Path, width: int, height: int, max_pixels: int) -> ImageError:
     return ImageError(
-        f"{path}: {width}×{height} = {width * height:,} pixels is above the limit of {max_pixels:,} pixels "
+        f"{display_path(path)}: {width}×{height} = {width * height:,} pixels is above the limit of "
+        f"{max_pixels:,} pixels "
         f"(raise it with --max-pixels)"
     )
 
@@ -164,13 +170,15 @@ def _read_svdz(path: Path, data: bytes, mode: str, max_pixels: int) -> SourceIma
     try:
         from . import svdz  # the container module; imported only when a .svdz file is opened
     except ModuleNotFoundError:
-        raise ImageError(f"{path}: .svdz files cannot be opened: this build has no core.svdz module") from None
+        raise ImageError(f"{display_path(path)}: .svdz files cannot be opened: this build has no core.svdz "
+                         "module") from None
     try:
         decoded = svdz.decode(data, max_pixels=max_pixels)
     except ContainerError as exc:
         if path.suffix.lower() != SVDZ_SUFFIX:  # sniffed from the zip signature only
-            raise ImageError(f"{path}: not an image (a zip archive that is not a readable .svdz file)") from None
-        raise ImageError(f"{path}: {exc}") from None
+            raise ImageError(f"{display_path(path)}: not an image (a zip archive that is not a readable "
+                             ".svdz file)") from None
+        raise ImageError(f"{display_path(path)}: {exc}") from None
     bit_depth = int(decoded.bit_depth)
     pixels = np.asarray(decoded.pixels, dtype=np.float32)
     notes = [f"decoded from .svdz (ranks {', '.join(str(r) for r in decoded.ranks)}, {decoded.colour_space})"]
@@ -197,7 +205,7 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
     path = Path(path)
     data = _read_bytes(path)
     if not data:
-        raise ImageError(f"{path}: the file is empty")
+        raise ImageError(f"{display_path(path)}: the file is empty")
     if path.suffix.lower() == SVDZ_SUFFIX or data.startswith(b"PK\x03\x04"):  # .svdz is a zip archive
         return _read_svdz(path, data, mode, max_pixels)
 
@@ -206,13 +214,13 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
         if head.too_large:
             # Pillow refuses sizes above twice its own limit; a caller who raised ours past that gets OpenCV's check.
             if max_pixels < 2 * _pillow_limit():
-                raise ImageError(f"{path}: the header declares an enormous image, above the limit of "
+                raise ImageError(f"{display_path(path)}: the header declares an enormous image, above the limit of "
                                  f"{max_pixels:,} pixels (raise it with --max-pixels)")
             head = None
         elif head.width * head.height > max_pixels:
             raise _too_large(path, head.width, head.height, max_pixels)
         elif head.width < 1 or head.height < 1:
-            raise ImageError(f"{path}: the header declares an image with no pixels")
+            raise ImageError(f"{display_path(path)}: the header declares an image with no pixels")
         else:
             if head.format == "PNG":
                 _verify_png(path, data)
@@ -221,12 +229,12 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
         raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error"
-        raise ImageError(f"{path}: OpenCV could not decode it ({reason[:120]})") from None
+        raise ImageError(f"{display_path(path)}: OpenCV could not decode it ({reason[:120]})") from None
     if raw is None or raw.size == 0:
         kind = head.format if head is not None and head.format else _sniff(data)
         if kind:
-            raise ImageError(f"{path}: a corrupt or truncated {kind} file (OpenCV cannot decode it)")
-        raise ImageError(f"{path}: not a readable image (corrupt, truncated, or not an image at all)")
+            raise ImageError(f"{display_path(path)}: a corrupt or truncated {kind} file (OpenCV cannot decode it)")
+        raise ImageError(f"{display_path(path)}: not a readable image (corrupt, truncated, or not an image at all)")
     if raw.shape[0] * raw.shape[1] > max_pixels:
         raise _too_large(path, raw.shape[1], raw.shape[0], max_pixels)
     return _from_decoded(path, raw, head, mode, len(data))
@@ -256,13 +264,13 @@ def _from_decoded(path: Path, raw: np.ndarray, head: _Header | None, mode: str, 
     elif raw.dtype == np.uint16:
         bit_depth, top = 16, 65535
     else:
-        raise ImageError(f"{path}: {raw.dtype} samples are not supported (only 8-bit and 16-bit images)")
+        raise ImageError(f"{display_path(path)}: {raw.dtype} samples are not supported (only 8-bit and 16-bit images)")
     if raw.ndim == 3 and raw.shape[2] == 1:
         raw = raw[..., 0]
     if raw.ndim == 3 and raw.shape[2] == 2:  # grey + alpha, as some decoders give it
         raw = np.concatenate([np.repeat(raw[..., :1], 3, axis=2), raw[..., 1:]], axis=2)
     if raw.ndim not in (2, 3) or (raw.ndim == 3 and raw.shape[2] not in (3, 4)):
-        raise ImageError(f"{path}: images with {raw.shape[-1]} channels are not supported")
+        raise ImageError(f"{display_path(path)}: images with {raw.shape[-1]} channels are not supported")
 
     if head is not None:
         if head.frames > 1:

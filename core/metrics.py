@@ -73,7 +73,8 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float | None:
                           for c in range(a.shape[2])]))
 
 
-def energy_kept(singular_values: Sequence[np.ndarray], ranks: Sequence[int], total_energy: float | None = None) -> float:
+def energy_kept(singular_values: Sequence[np.ndarray], ranks: Sequence[int],
+                total_energy: float | None = None) -> float:
     """Σ_{i≤r} σᵢ² / Σ σᵢ² over all channels, each channel with its own rank."""
     kept = sum(float(np.sum(np.asarray(s, np.float64)[:r] ** 2)) for s, r in zip(singular_values, ranks))
     total = total_energy if total_energy is not None else sum(float(np.sum(np.asarray(s, np.float64) ** 2))

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from .errors import OutputError
-from .imageio import to_integer
+from .imageio import display_path, to_integer
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 CONTAINER_SUFFIX = ".svdz"
@@ -30,7 +30,7 @@ def output_kind(path: str | Path) -> str:
     if suffix == CONTAINER_SUFFIX:
         return "svdz"
     shown = suffix or "no suffix"
-    raise OutputError(f"{path}: unknown output type ({shown}); use one of {', '.join(OUTPUT_SUFFIXES)}")
+    raise OutputError(f"{display_path(path)}: unknown output type ({shown}); use one of {', '.join(OUTPUT_SUFFIXES)}")
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -49,18 +49,18 @@ def check_output(path: str | Path, *inputs: str | Path, allowed: tuple[str, ...]
     path = Path(path)
     output_kind(path)
     if path.suffix.lower() not in allowed:
-        raise OutputError(f"{path}: this command writes {', '.join(allowed)} files, not {path.suffix}")
+        raise OutputError(f"{display_path(path)}: this command writes {', '.join(allowed)} files, not {path.suffix}")
     for given in inputs:
         src = Path(given)
         if _same_file(path, src) or path.resolve() == src.resolve():
-            raise OutputError(f"{path}: refusing to write over the input {src}")
+            raise OutputError(f"{display_path(path)}: refusing to write over the input {display_path(src)}")
     if path.is_dir():
-        raise OutputError(f"{path}: is a directory")
+        raise OutputError(f"{display_path(path)}: is a directory")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise OutputError(f"{path}: the folder {folder} does not exist")
+        raise OutputError(f"{display_path(path)}: the folder {display_path(folder)} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"{path}: the folder {folder} is not writable")
+        raise OutputError(f"{display_path(path)}: the folder {display_path(folder)} is not writable")
     return path
 
 
@@ -107,12 +107,12 @@ def write_atomic(path: str | Path, data: bytes, *inputs: str | Path) -> Path:
     path = Path(path)
     for given in inputs:  # checked again: the world may have changed since check_output
         if _same_file(path, Path(given)):
-            raise OutputError(f"{path}: refusing to write over the input {given}")
+            raise OutputError(f"{display_path(path)}: refusing to write over the input {display_path(given)}")
     folder = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write in {folder} ({_describe(exc)})") from None
+        raise OutputError(f"{display_path(path)}: cannot write in {display_path(folder)} ({_describe(exc)})") from None
     try:
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -122,7 +122,7 @@ def write_atomic(path: str | Path, data: bytes, *inputs: str | Path) -> Path:
             os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
             os.replace(tmp_name, path)
         except OSError as exc:
-            raise OutputError(f"{path}: could not be written ({_describe(exc)})") from None
+            raise OutputError(f"{display_path(path)}: could not be written ({_describe(exc)})") from None
     except BaseException:
         try:
             os.unlink(tmp_name)

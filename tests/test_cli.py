@@ -377,3 +377,14 @@ def test_ycbcr_with_a_chroma_rank(tmp_path, photo_png, photo_rgb, capsys):
     expected = np.clip(np.rint(np.clip(ycbcr_to_rgb(np.stack(planes, -1)), 0, 1) * 255), 0, 255)
     diff = np.abs(cv2.imread(str(out))[..., ::-1].astype(int) - expected.astype(int))
     assert diff.max() <= 1 and (diff > 0).mean() < 0.002
+
+
+def test_hostile_file_names_stay_on_one_line(tmp_path, photo_png, capsys):
+    odd = tmp_path / "two\nlines \udcff.png"  # a newline and a byte that is not UTF-8
+    odd.write_bytes(photo_png.read_bytes())
+    before = sha256(odd)
+    code, out, err = _run(["compress", odd, "--rank", "4", "-o", tmp_path / "out\n.png"], capsys)
+    assert code == 0 and len(out.strip().splitlines()) == 1 and "out\\n.png" in out
+    code, out, err = _run(["compress", odd, "--rank", "4", "-o", odd], capsys)
+    assert code == 2 and "two\\nlines \\udcff.png" in _one_line_error(err)
+    assert sha256(odd) == before

@@ -30,8 +30,13 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
+def _printable(text: str) -> str:
+    # One line whatever a file is called: newlines and undecodable bytes in names become escapes.
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(text))
+
+
 def _say(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr)
+    print(f"{PROG}: {_printable(message)}", file=sys.stderr)
 
 
 # ---- argument parsing -----------------------------------------------------
@@ -275,7 +280,7 @@ def _print_table(report) -> None:
 
     info = report.image
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200, highlight=False)
-    title = (f"{info['path']} — {info['width']}×{info['height']}, {info['channels']} channel"
+    title = (f"{_printable(info['path'])} — {info['width']}×{info['height']}, {info['channels']} channel"
              f"{'s' if info['channels'] != 1 else ''}, {info['bit_depth']}-bit, {info['colour_space']}, "
              f"{info['decomposition']} SVD")
     caption = (f"original file {info['file_bytes']:,} bytes · raw pixels {info['raw_bytes']:,} bytes · "
@@ -414,7 +419,7 @@ def _write_result(src, dec, out: Path, kind: str, svdz, spec, ranks) -> int:
         size = len(data)
     shown = ranks[0] if len(set(ranks)) == 1 else "/".join(str(r) for r in ranks)
     db = "∞ (identical)" if quality == float("inf") else f"{quality:.2f} dB"
-    print(f"wrote {out}: rank {shown}, PSNR {db}, {size:,} bytes (original file {src.file_bytes:,} bytes)")
+    print(_printable(f"wrote {out}: rank {shown}, PSNR {db}, {size:,} bytes (original file {src.file_bytes:,} bytes)"))
     return 0
 
 
@@ -444,7 +449,7 @@ def _cmd_decode(argv: list[str]) -> int:
     decoded = svdz.read_svdz(path, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
     bit_depth = int(decoded.bit_depth) if out.suffix.lower() == ".png" else 8
     write_image(out, decoded.pixels, bit_depth, path)
-    print(f"wrote {out}: {out.stat().st_size:,} bytes")
+    print(_printable(f"wrote {out}: {out.stat().st_size:,} bytes"))
     return 0
 
 
