@@ -8,7 +8,11 @@ result whose generation is no longer current is dropped, so a stale one never wi
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -189,6 +193,21 @@ def _save(loaded: Loaded, rank: int, path: Path) -> int:
     return path.stat().st_size
 
 
+class _AbandoningExecutor(ThreadPoolExecutor):
+    """The loop's executor for thread workers: at shutdown it does not wait for running work.
+
+    A torch SVD cannot be interrupted, so quitting mid-decomposition would otherwise hang
+    until it finished. Compute workers write nothing, so they can be abandoned; saves are
+    waited for by run_app before the process ends.
+    """
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=False, cancel_futures=True)
+
+    def busy(self) -> bool:
+        return any(t.is_alive() for t in list(self._threads))
+
+
 # ---- the app -------------------------------------------------------------------------------
 
 
@@ -236,6 +255,8 @@ class SvdlensApp(App[int]):
         self._preset_index = -1
         self._energy_index = -1
         self.last_error: str | None = None  # the last message shown as an error (tests read it)
+        self.executor: _AbandoningExecutor | None = None
+        self.saves_running = 0
 
     # ---- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -259,6 +280,11 @@ class SvdlensApp(App[int]):
     def _picker_root(self) -> Path:
         folder = self.image_path.parent
         return (folder if folder.is_dir() else Path.cwd()).resolve()
+
+    def on_load(self) -> None:
+        # Before any widget starts a thread worker: see _AbandoningExecutor.
+        self.executor = _AbandoningExecutor(thread_name_prefix="svdlens")
+        asyncio.get_running_loop().set_default_executor(self.executor)
 
     def on_mount(self) -> None:
         self.query_one(ProgressBar).display = False
@@ -703,10 +729,17 @@ class SvdlensApp(App[int]):
             self.on_saved(Saved(None, 0, str(exc)))
             return
         self._set_status(f"saving {path.name}…")
+        self.saves_running += 1
         self._save_worker(self.loaded, self.rank, path)
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="save")
     def _save_worker(self, loaded: Loaded, rank: int, path: Path) -> None:
+        try:
+            self._save_in_thread(loaded, rank, path)
+        finally:
+            self.saves_running -= 1  # run_app waits for this to reach 0 before the process ends
+
+    def _save_in_thread(self, loaded: Loaded, rank: int, path: Path) -> None:
         try:
             size = _save(loaded, rank, path)
         except SvdlensError as exc:
@@ -769,6 +802,21 @@ def create_app(path: Path | None = None, **options) -> SvdlensApp:
 def run_app(path: Path | None, *, preview: str = "auto", mode: str = "colour", device: str = "auto",
             max_pixels: int | None = None) -> int:
     """Run the app on path (None: the bundled sample photo); returns the exit code."""
-    app = create_app(path, preview=preview, mode=mode, device=device, max_pixels=max_pixels)
-    result = app.run()
-    return int(app.return_code or 0) if result is None else int(result)
+    return run_to_exit(create_app(path, preview=preview, mode=mode, device=device, max_pixels=max_pixels))
+
+
+def run_to_exit(app: SvdlensApp, *, headless: bool = False) -> int:
+    """Run the app; once it is closed, wait for saves in flight, never for computations."""
+    result = app.run(headless=headless)
+    code = int(app.return_code or 0) if result is None else int(result)
+    deadline = time.monotonic() + 120
+    while app.saves_running > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)  # a save in flight finishes (it writes atomically either way)
+    if app.executor is not None:
+        time.sleep(0.1)  # idle threads see the shutdown and end
+        if app.executor.busy():
+            # Only computations are left (an SVD cannot be interrupted): end without waiting.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    return code

@@ -551,3 +551,27 @@ async def test_randomized_decomposition_is_shown_then_refined_to_exact(monkeypat
         assert app.loaded.dec.max_rank == 240 and "exact SVD" in app.sub_title
         assert "computing" not in app.sub_title
         assert shown_ranks(app) == (50, 50, 50, 50)  # the rank asked for (clamped to 40 before) is served now
+
+
+def test_the_process_ends_at_once_when_quit_mid_computation(tmp_path):
+    """A torch SVD cannot be interrupted: quitting must not wait for it (and exit code 0)."""
+    import subprocess
+    import sys
+
+    big = photo(tmp_path / "big.png", 2400, 1800)
+    script = f"""
+import sys
+from pathlib import Path
+from tui.app import create_app, run_to_exit
+app = create_app(Path({str(big)!r}), preview="halfcell", device="cpu")
+def quit_soon():
+    print("busy at quit:", app.has_class("-busy") or any(w.group in ("decompose", "refine") and w.is_running
+                                                         for w in app.workers), flush=True)
+    app.exit()
+app.call_later(lambda: app.set_timer(1.5, quit_soon))
+sys.exit(run_to_exit(app, headless=True))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "busy at quit: True" in done.stdout  # it really was computing when asked to quit
