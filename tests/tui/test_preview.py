@@ -436,6 +436,22 @@ async def test_click_zooms_to_one_to_one_on_that_spot_and_the_wheel_keeps_it_und
         assert pane.image_point(0, SIZE[1] - 1) is None
 
 
+async def test_same_photo_in_grey_keeps_the_view_a_new_photo_starts_at_fit(dec, grey_dec):
+    app = PreviewApp(dec)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(PreviewPane)
+        await settled(pilot)
+        await pilot.press("right_square_bracket", "right_square_bracket", "l", "l")
+        zoomed = await settled(pilot)
+        pane.show(grey_dec, 8)  # grey/colour toggle: same photo, same size
+        render = await settled(pilot)
+        assert (render.zoom, render.region) == (zoomed.zoom, zoomed.region) and render.main.ndim == 2
+        other = decompose(np.ascontiguousarray(grey_dec.image[:50, :70]))
+        pane.show(other, 8)
+        render = await settled(pilot)
+        assert (render.zoom, render.region) == ("fit", (0, 0, 70, 50))
+
+
 # ---- rendering discipline ------------------------------------------------------------
 
 
