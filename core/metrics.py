@@ -20,27 +20,42 @@ SSIM_TRUNCATE = 3.5
 SSIM_WINDOW = 2 * int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5) + 1  # 11, as scikit-image computes it
 
 
+BAND_ELEMENTS = 1 << 22  # rows are processed in bands of about this many samples: memory stays bounded
+
+
+def _check(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+    return a, b
+
+
+def _band_rows(a: np.ndarray) -> int:
+    per_row = int(np.prod(a.shape[1:], dtype=np.int64)) or 1
+    return max(1, BAND_ELEMENTS // per_row)
+
+
 def mse(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = _pair(a, b)
-    return float(np.mean((a - b) ** 2))
+    """Mean squared difference, summed in float64 band by band (no full-size float64 copies)."""
+    a, b = _check(a, b)
+    if a.size == 0:
+        raise ValueError("empty arrays")
+    a, b = np.atleast_1d(a), np.atleast_1d(b)
+    rows = _band_rows(a)
+    total = 0.0
+    for start in range(0, a.shape[0], rows):
+        d = a[start:start + rows].astype(np.float64) - b[start:start + rows]
+        total += float(np.vdot(d.ravel(), d.ravel()))
+    return total / a.size
 
 
 def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
     """Peak signal-to-noise ratio in dB; inf when the arrays are equal."""
-    err = mse(a, b)
-    return float("inf") if err == 0 else float(10.0 * math.log10(data_range**2 / err))
+    return psnr_from_mse(mse(a, b), data_range)
 
 
 def psnr_from_mse(err: float, data_range: float = 1.0) -> float:
     return float("inf") if err <= 0 else float(10.0 * math.log10(data_range**2 / err))
-
-
-def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
-    return a, b
 
 
 def _gaussian(plane: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -48,15 +63,49 @@ def _gaussian(plane: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return cv2.sepFilter2D(plane, cv2.CV_64F, kernel, kernel, borderType=cv2.BORDER_REFLECT)
 
 
-def _ssim_plane(x: np.ndarray, y: np.ndarray, data_range: float) -> float:
-    kernel = cv2.getGaussianKernel(SSIM_WINDOW, SSIM_SIGMA, cv2.CV_64F)
-    ux, uy = _gaussian(x, kernel), _gaussian(y, kernel)
-    uxx, uyy, uxy = _gaussian(x * x, kernel), _gaussian(y * y, kernel), _gaussian(x * y, kernel)
-    vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy  # population covariance
+def _ssim_sum(x: np.ndarray, y: np.ndarray, data_range: float, kernel: np.ndarray) -> tuple[float, int]:
+    """Σ of the SSIM map over rows pad..-pad of this band (which carries pad rows of context each side)."""
+    pad = (SSIM_WINDOW - 1) // 2
+    inner = (slice(pad, -pad), slice(pad, -pad))
+    ux, uy = _gaussian(x, kernel)[inner], _gaussian(y, kernel)[inner]
+    uxx, uyy, uxy = (_gaussian(p, kernel)[inner] for p in (x * x, y * y, x * y))
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    pad = (SSIM_WINDOW - 1) // 2  # scikit-image averages only where the whole window fits
-    return float(s[pad:-pad, pad:-pad].mean(dtype=np.float64))
+    # In place, on large images this is most of the cost: population covariances
+    # vx = E[x²] − ux², vy, vxy, then S = (2·ux·uy + c1)(2·vxy + c2) / ((ux² + uy² + c1)(vx + vy + c2)).
+    uxuy = ux * uy
+    ux *= ux
+    uy *= uy
+    uxy -= uxuy
+    uxx -= ux
+    uyy -= uy
+    num = (2 * uxuy + c1) * (2 * uxy + c2)
+    ux += uy
+    ux += c1
+    uxx += uyy
+    uxx += c2
+    ux *= uxx
+    num /= ux
+    return float(num.sum(dtype=np.float64)), num.size
+
+
+def _ssim_plane(x: np.ndarray, y: np.ndarray, data_range: float) -> float:
+    """Mean SSIM over the pixels whose whole window lies inside the image, as scikit-image crops.
+
+    Worked in bands of rows, each with pad rows of context: every averaged pixel sees the
+    same neighbourhood as in one full-size pass, so the mean is the same, in bounded memory.
+    """
+    kernel = cv2.getGaussianKernel(SSIM_WINDOW, SSIM_SIGMA, cv2.CV_64F)
+    pad = (SSIM_WINDOW - 1) // 2
+    height = x.shape[0]
+    rows = max(_band_rows(x), 4 * pad)
+    total, count = 0.0, 0
+    for start in range(pad, height - pad, rows):  # start..stop are rows of the averaged region
+        stop = min(start + rows, height - pad)
+        band = slice(start - pad, stop + pad)
+        part, n = _ssim_sum(x[band].astype(np.float64), y[band].astype(np.float64), data_range, kernel)
+        total += part
+        count += n
+    return total / count
 
 
 def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float | None:
@@ -64,7 +113,7 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float | None:
 
     None when the image is smaller than the 11×11 window (scikit-image refuses those too).
     """
-    a, b = _pair(a, b)
+    a, b = _check(a, b)
     if min(a.shape[:2]) < SSIM_WINDOW:
         return None
     if a.ndim == 2:

@@ -53,6 +53,18 @@ def test_ssim_matches_scikit_image_on_small_odd_shapes(shape):
     assert ssim(a, b) == pytest.approx(_skimage_ssim(a, b), abs=1e-9)
 
 
+def test_banded_ssim_and_psnr_equal_one_pass(photo01, monkeypatch):
+    import core.metrics
+
+    rng = np.random.default_rng(5)
+    other = np.clip(photo01 + rng.normal(0, 0.05, photo01.shape), 0, 1).astype(np.float32)
+    whole_ssim, whole_psnr = ssim(photo01, other), psnr(photo01, other)
+    monkeypatch.setattr(core.metrics, "BAND_ELEMENTS", 7 * 128)  # bands of 20 rows (the 4×pad minimum)
+    assert ssim(photo01, other) == pytest.approx(whole_ssim, abs=1e-12)
+    assert ssim(photo01, other) == pytest.approx(_skimage_ssim(photo01, other), abs=1e-9)
+    assert psnr(photo01, other) == pytest.approx(whole_psnr, abs=1e-9)
+
+
 def test_ssim_of_identical_images_is_one_and_none_below_the_window(photo01):
     assert ssim(photo01, photo01) == pytest.approx(1.0)
     assert ssim(photo01[:10, :10], photo01[:10, :10]) is None
