@@ -564,7 +564,9 @@ class PreviewPane(Widget, can_focus=True):
             self._original_cache = _OriginalCache()
             if old is None or (old.width, old.height) != (decomposition.width, decomposition.height):
                 self._centre = (decomposition.width / 2, decomposition.height / 2)
+                # Another photo: start from the whole of it, showing the reconstruction.
                 self.set_reactive(PreviewPane.zoom, "fit")
+                self.set_reactive(PreviewPane.flipped, False)
             self._decomposition = decomposition
         self._rank = rank
         self._request_render()

@@ -446,10 +446,12 @@ async def test_same_photo_in_grey_keeps_the_view_a_new_photo_starts_at_fit(dec, 
         pane.show(grey_dec, 8)  # grey/colour toggle: same photo, same size
         render = await settled(pilot)
         assert (render.zoom, render.region) == (zoomed.zoom, zoomed.region) and render.main.ndim == 2
+        await pilot.press("f")
+        assert (await settled(pilot)).flipped
         other = decompose(np.ascontiguousarray(grey_dec.image[:50, :70]))
         pane.show(other, 8)
         render = await settled(pilot)
-        assert (render.zoom, render.region) == ("fit", (0, 0, 70, 50))
+        assert (render.zoom, render.region, render.flipped) == ("fit", (0, 0, 70, 50), False)
 
 
 # ---- rendering discipline ------------------------------------------------------------
