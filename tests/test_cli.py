@@ -388,3 +388,43 @@ def test_hostile_file_names_stay_on_one_line(tmp_path, photo_png, capsys):
     code, out, err = _run(["compress", odd, "--rank", "4", "-o", odd], capsys)
     assert code == 2 and "two\\nlines \\udcff.png" in _one_line_error(err)
     assert sha256(odd) == before
+
+
+def _odd_files(folder: Path, photo_rgb: np.ndarray) -> dict[str, str]:
+    """Awkward but valid images, each with the note a person should see."""
+    from PIL import Image
+
+    img = Image.fromarray(photo_rgb)
+    rgba = np.dstack([photo_rgb, np.full(photo_rgb.shape[:2], 255, np.uint8)])
+    rgba[:10, :, 3] = 0
+    write_png(folder / "alpha.png", rgba)
+    la = img.convert("LA")
+    la.putalpha(Image.fromarray(rgba[..., 3]))
+    la.save(folder / "grey alpha.png")
+    img.convert("P").save(folder / "palette.png")
+    img.convert("CMYK").save(folder / "cmyk.jpg", quality=95)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    img.save(folder / "rotated.jpg", exif=exif.tobytes())
+    img.save(folder / "anim.gif", save_all=True, append_images=[img.rotate(90), img.rotate(180)])
+    write_png(folder / "deep.png", photo_rgb.astype(np.uint16) * 257)
+    return {"alpha.png": "composited on white", "grey alpha.png": "composited on white",
+            "palette.png": "palette", "cmyk.jpg": "CMYK", "rotated.jpg": "EXIF orientation 6",
+            "anim.gif": "first of 3 frames", "deep.png": ""}
+
+
+def test_awkward_images_work_and_say_what_was_done(tmp_path, photo_rgb, capsys):
+    for name, note in _odd_files(tmp_path, photo_rgb).items():
+        path = tmp_path / name
+        before = sha256(path)
+        code, out, err = _run(["report", path, "--json", "--ranks", "8"], capsys)
+        assert code == 0, err
+        info = json.loads(out)["image"]
+        assert note in " ".join(info["notes"]) and (not note or note in err)
+        expected = (128, 96) if name == "rotated.jpg" else (96, 128)
+        assert (info["height"], info["width"]) == expected  # rotated: turned upright
+        assert info["channels"] == (1 if name == "grey alpha.png" else 3)
+        assert info["bit_depth"] == (16 if name == "deep.png" else 8)
+        code, _, err = _run(["compress", path, "--rank", "8", "-o", tmp_path / f"out-{name}.png"], capsys)
+        assert code == 0, err
+        assert sha256(path) == before
