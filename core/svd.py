@@ -15,7 +15,9 @@ of the image, so ‖A − A_r‖²_F = ‖A‖²_F − Σ_{i≤r} σ̃ᵢ² hold
 
 from __future__ import annotations
 
+import ctypes
 import math
+from contextlib import contextmanager
 import threading
 import time
 import warnings
@@ -97,6 +99,42 @@ class ChannelFactors:
     @property
     def k(self) -> int:
         return int(self.s.shape[0])
+
+
+_OPENMP: list = []  # [(omp_get_max_threads, omp_set_num_threads)] or [None], looked up once
+
+
+@contextmanager
+def _one_thread(device: str):
+    """Run the small, latency-bound work of a preview on the calling thread alone.
+
+    On a busy machine (two cores, a background refine, other processes) every
+    OpenMP parallel region of a tiny product or an elementwise op waits for a whole
+    team of threads to be scheduled: measured 35–190 ms per preview instead of
+    2 ms. OpenMP's thread count is per calling thread, so this leaves a
+    decomposition running in another thread at full width.
+    """
+    if device != "cpu":
+        yield
+        return
+    torch = _torch()
+    if not _OPENMP:
+        try:
+            lib = ctypes.CDLL(None)  # libgomp, loaded by torch
+            _OPENMP.append((lib.omp_get_max_threads, lib.omp_set_num_threads))
+        except (OSError, AttributeError):
+            _OPENMP.append(None)
+    if _OPENMP[0] is None:
+        yield
+        return
+    get_threads, set_threads = _OPENMP[0]
+    torch.get_num_threads()  # torch sets a new thread's OpenMP width on first use: let it, then narrow it
+    before = get_threads()
+    set_threads(1)
+    try:
+        yield
+    finally:
+        set_threads(before)
 
 
 # ---- resizing -----------------------------------------------------------------
@@ -360,6 +398,14 @@ class Decomposition:
         exact=True always clips first (cost of the crop); exact=False always uses the
         resized factors; None chooses by EXACT_PREVIEW_BUDGET.
         """
+        if exact:  # forced exact on a big crop is throughput-bound: keep every thread
+            left, top, right, bottom = self._check_region(region)
+            if (right - left) * (bottom - top) * sum(self.channel_ranks(rank)) > EXACT_PREVIEW_BUDGET:
+                return self._preview(rank, size, region, exact)
+        with _one_thread(self.device):
+            return self._preview(rank, size, region, exact)
+
+    def _preview(self, rank: Rank, size: tuple[int, int], region: Region | None, exact: bool | None) -> np.ndarray:
         torch = _torch()
         ranks = self.channel_ranks(rank)
         region = self._check_region(region)
@@ -386,6 +432,10 @@ class Decomposition:
 
     def original_preview(self, size: tuple[int, int], region: Region | None = None) -> np.ndarray:
         """The original image (or a region) resized the same way as preview(), as uint8."""
+        with _one_thread("cpu"):
+            return self._original_preview(size, region)
+
+    def _original_preview(self, size: tuple[int, int], region: Region | None) -> np.ndarray:
         left, top, right, bottom = self._check_region(region)
         out_w, out_h = fit_size(right - left, bottom - top, size)
         crop = _tensor(self.image)  # a view: no copy of the image
