@@ -9,6 +9,8 @@ OpenCV ignores when asked for the unchanged samples (bit depth and alpha).
 from __future__ import annotations
 
 import io
+import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +74,16 @@ def sample_image_path() -> Path:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()  # bytes + imdecode: non-ASCII paths work everywhere
+        # Non-blocking open, then fstat: a FIFO would block open() and read(), a device such as
+        # /dev/zero would be read until memory runs out. Bytes + imdecode: non-ASCII paths work.
+        nonblock = getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(path, os.O_RDONLY | nonblock)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ImageError(f"{display_path(path)}: not a regular file (a pipe, device or socket)")
+            if nonblock:
+                os.set_blocking(fd, True)
+            return fh.read()
     except (FileNotFoundError, NotADirectoryError):
         raise ImageError(f"{display_path(path)}: no such file") from None
     except IsADirectoryError:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import io
 import math
+import stat
 import struct
 import zipfile
 import zlib
@@ -495,7 +496,11 @@ def read_svdz(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Svdz
     """Read and decode a .svdz file; ContainerError naming the file for anything wrong."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+            # A FIFO would block the read; a device such as /dev/zero never ends.
+            raise ContainerError(f"{path}: not a regular file (a pipe, device or socket)")
+        size = info.st_size
         if size > MAX_FILE_BYTES:
             raise ContainerError(f"{path}: the file is larger than {MAX_FILE_BYTES:,} bytes")
         data = path.read_bytes()

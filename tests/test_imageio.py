@@ -272,10 +272,14 @@ def test_pixel_limit_names_the_size_and_can_be_raised(photo_png):
 def test_unreadable_file(tmp_path, photo_png, monkeypatch):
     """chmod 000 does not stop root, so as root the refusal is simulated at the read itself."""
     if os.geteuid() == 0:
-        def deny(self):
-            raise PermissionError(13, "Permission denied", str(self))
+        real_open = os.open
 
-        monkeypatch.setattr(Path, "read_bytes", deny)
+        def deny(path, *args, **kwargs):
+            if Path(path) == photo_png:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", deny)
     else:
         photo_png.chmod(0)
     _refused(photo_png, "permission denied")
@@ -345,3 +349,21 @@ def test_a_renamed_svdz_and_a_zip_with_an_image_suffix(tmp_path, photo_png):
     _refused(tmp_path / "archive.jpg", "zip archive")
     (tmp_path / "broken.svdz").write_bytes(b"PK\x03\x04 not really")
     _refused(tmp_path / "broken.svdz", "broken.svdz")
+
+
+def _jpeg_header_only(width: int, height: int) -> bytes:
+    sof = struct.pack(">BHHB", 8, height, width, 3) + b"".join(bytes([i, 0x11, 0]) for i in (1, 2, 3))
+    return b"\xff\xd8" + b"\xff\xc0" + struct.pack(">H", len(sof) + 2) + sof + b"\xff\xd9"
+
+
+def _gif_header_only(width: int, height: int) -> bytes:
+    return b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0) + b";"
+
+
+@pytest.mark.parametrize("name, data", [("bomb.jpg", _jpeg_header_only(60_000, 60_000)),
+                                        ("bomb.gif", _gif_header_only(65_535, 65_535)),
+                                        ("wide.png", _png_header_only(2_000_000, 60))])
+def test_enormous_declared_sizes_in_other_formats(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    _refused(path, "--max-pixels")
