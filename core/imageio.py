@@ -239,6 +239,9 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
     try:
         raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
+        if "CV_IO_MAX_IMAGE" in str(exc):  # OpenCV's own size check, for headers Pillow could not read
+            raise ImageError(f"{display_path(path)}: the header declares an image larger than OpenCV decodes "
+                             f"(over {1 << 30:,} pixels)") from None
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error"
         raise ImageError(f"{display_path(path)}: OpenCV could not decode it ({reason[:120]})") from None
     if raw is None or raw.size == 0:

@@ -356,8 +356,9 @@ def _jpeg_header_only(width: int, height: int) -> bytes:
     return b"\xff\xd8" + b"\xff\xc0" + struct.pack(">H", len(sof) + 2) + sof + b"\xff\xd9"
 
 
-def _gif_header_only(width: int, height: int) -> bytes:
-    return b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0) + b";"
+def _gif_header_only(width: int, height: int, frame: bool = True) -> bytes:
+    descriptor = b"," + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x00" if frame else b""
+    return b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0) + descriptor + b";"
 
 
 @pytest.mark.parametrize("name, data", [("bomb.jpg", _jpeg_header_only(60_000, 60_000)),
@@ -367,3 +368,9 @@ def test_enormous_declared_sizes_in_other_formats(tmp_path, name, data):
     path = tmp_path / name
     path.write_bytes(data)
     _refused(path, "--max-pixels")
+
+
+def test_a_header_only_opencv_can_read_still_gets_a_clear_refusal(tmp_path):
+    path = tmp_path / "screen.gif"
+    path.write_bytes(_gif_header_only(65_535, 65_535, frame=False))  # Pillow wants a frame; OpenCV checks
+    _refused(path, "larger than OpenCV decodes")
