@@ -594,7 +594,8 @@ class SvdlensApp(App[int]):
                 from core.select import rank_for_energy
 
                 rank = rank_for_energy(dec, request.value)
-                text = f"rank {rank} keeps {loaded.energy[rank - 1] * 100:.3f} % of the energy (asked {request.value * 100:g} %)"
+                text = (f"rank {rank} keeps {loaded.energy[rank - 1] * 100:.3f} % of the energy "
+                        f"(asked {request.value * 100:g} %)")
             elif request.kind == "psnr":
                 from core.select import rank_for_psnr
 
@@ -610,7 +611,8 @@ class SvdlensApp(App[int]):
             self.post_message(TargetResolved(generation, request, None, str(exc)))
             return
         except Exception as exc:
-            self.post_message(TargetResolved(generation, request, None, f"unexpected error: {type(exc).__name__}: {exc}"))
+            text = f"unexpected error: {type(exc).__name__}: {exc}"
+            self.post_message(TargetResolved(generation, request, None, text))
             return
         self.post_message(TargetResolved(generation, request, rank, text))
 

@@ -30,6 +30,7 @@ KEYS: list[tuple[str, str, str]] = [
     ("Preview pane (when it has focus: Tab to it)", "", ""),
     ("", "← → ↑ ↓  h j k l", "pan (shift: bigger steps)"),
     ("", "]  [  0", "zoom in / out / fit"),
+    ("", "m", "go to the largest error (at 1:1)"),
     ("", "v  f  g", "view / A/B flip / error-map gain"),
     ("Everywhere", "", ""),
     ("", "Tab  shift+Tab", "move between file pane, rank field and preview"),

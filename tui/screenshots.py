@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from textual.worker import WorkerState
+
 from tui.app import CLASSIC_RANKS, SvdlensApp, create_app
 from tui.preview import PreviewPane
 from tui.widgets import RankInput, SizesTable
@@ -29,7 +31,8 @@ async def _settle(pilot, timeout: float = 120.0) -> None:
         await pilot.pause(0.1)
         if app.loaded is None or app.has_class("-busy") or app._measure_timer is not None:
             continue
-        if any(w.group in OWN_GROUPS and w.is_running for w in app.workers):
+        active = (WorkerState.PENDING, WorkerState.RUNNING)
+        if any(w.group in OWN_GROUPS and w.state in active for w in app.workers):
             continue
         table = app.query_one(SizesTable).state
         render = app.query_one(PreviewPane).last_render

@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 
 from core.imageio import sample_image_path
+from textual.worker import WorkerState
+
 from tui.app import SvdlensApp, create_app
 from tui.preview import PreviewPane
 from tui.widgets import RankInput, SizesTable
@@ -50,7 +52,7 @@ def make_app(path: Path | None, **options) -> SvdlensApp:
 
 
 def busy_workers(app: SvdlensApp) -> list:
-    return [w for w in app.workers if w.group in GROUPS and w.is_running]
+    return [w for w in app.workers if w.group in GROUPS and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
 
 
 async def settle(pilot, timeout: float = 30.0) -> None:

@@ -195,7 +195,12 @@ async def test_byte_budget_target(photo_dir):
         await settle(pilot)
         assert app.rank == rank_for_max_bytes(app.loaded.dec, 6000)
         assert len(encode(app.loaded.dec, app.rank)) <= 6000
-        assert app.query_one(SizesTable).state.svdz_bytes <= 6000
+        assert app.query_one(SizesTable).state.svdz_bytes <= 6000, app.query_one(SizesTable).state
+        rank = app.rank
+        await type_rank(pilot, "10b")  # below the smallest .svdz: said so, rank kept
+        await wait_for(pilot, lambda: "below the smallest" in status(app))
+        await settle(pilot)
+        assert app.rank == rank and app.query_one("#rank-status").has_class("-error")
 
 
 def test_parse_rank_request():
@@ -541,13 +546,17 @@ async def test_randomized_decomposition_is_shown_then_refined_to_exact(monkeypat
     monkeypatch.setattr(core.svd, "SERVED_RANKS", 40)
     app = make_app(photo(tmp_path / "p.png", 320, 240))
     seen = []
+    install = app._install
+
+    def recording_install(loaded, **kw):
+        install(loaded, **kw)
+        seen.append((loaded.dec.exact, loaded.dec.max_rank, app.sub_title, app.rank))
+
+    app._install = recording_install
     async with app.run_test(size=(160, 50)) as pilot:
-        await wait_for(pilot, lambda: app.loaded is not None, timeout=30)
-        seen.append((app.loaded.dec.exact, app.loaded.dec.max_rank, app.sub_title))
+        await wait_for(pilot, lambda: app.loaded is not None and app.loaded.dec.exact, timeout=60)
         await settle(pilot)
-        await wait_for(pilot, lambda: app.loaded.dec.exact, timeout=60)
-        await settle(pilot)
-        assert seen[0][0] is False and seen[0][1] == 40 and "randomized" in seen[0][2]
+        assert seen[0][0] is False and seen[0][1] == 40 and "randomized" in seen[0][2] and seen[0][3] == 40
         assert app.loaded.dec.max_rank == 240 and "exact SVD" in app.sub_title
         assert "computing" not in app.sub_title
         assert shown_ranks(app) == (50, 50, 50, 50)  # the rank asked for (clamped to 40 before) is served now
