@@ -228,6 +228,7 @@ class SvdlensApp(App[int]):
         Binding("f6", "flip", "A/B", id="flip"),
         Binding("f7", "next_preset", "500…10", id="preset"),
         Binding("f8", "next_energy", "energy", id="energy"),
+        Binding("f9", "toggle_files", "files", id="files"),
         Binding("plus,equals_sign", "step_rank(1)", "rank+1", key_display="+", id="rank-up"),
         Binding("minus,underscore", "step_rank(-1)", "rank−1", key_display="-", id="rank-down"),
         Binding("pageup", "step_rank(10)", "+10", key_display="PgUp", id="rank-up-10"),
@@ -395,6 +396,7 @@ class SvdlensApp(App[int]):
         notes = f" · {'; '.join(src.notes)}" if src.notes else ""
         self.sub_title = (f"{src.path.name} · {src.width}×{src.height} · {loaded.mode} · "
                           f"{src.bit_depth}-bit · {loaded.method}{notes}")
+        self._follow_in_picker(src.path)
         if not refined:
             for note in src.notes:
                 self.notify(f"{src.path.name}: {note}", timeout=5)
@@ -405,6 +407,17 @@ class SvdlensApp(App[int]):
             # Serve the randomized factors now; the exact SVD replaces them when it is ready.
             self.sub_title += " · exact SVD computing…"
             self._refine_worker(loaded, self._load_generation)
+
+    def _follow_in_picker(self, path: Path) -> None:
+        """Show the folder of an image opened from elsewhere (the dialog) in the file pane."""
+        picker = self.query_one(ImagePicker)
+        try:
+            root = Path(picker.path).resolve()
+            folder = path.resolve().parent
+            if root != folder and root not in folder.parents:
+                picker.path = folder
+        except OSError:
+            pass
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="refine")
     def _refine_worker(self, loaded: Loaded, generation: int) -> None:
@@ -680,6 +693,16 @@ class SvdlensApp(App[int]):
     def action_set_view(self, view: str) -> None:
         self.query_one(PreviewPane).view = view
 
+    def action_toggle_files(self) -> None:
+        screen = self.screen_stack[0]
+        shown = self.query_one("#picker-pane").region.width > 0
+        screen.set_class(not shown, "-show-files")
+        screen.set_class(shown, "-hide-files")
+        if not shown:
+            self.query_one(ImagePicker).focus()
+        elif self.focused is None or self.focused is self.query_one(ImagePicker):
+            self.query_one(RankInput).focus()
+
     def action_flip(self) -> None:
         self.query_one(PreviewPane).toggle_flip()
 
@@ -695,8 +718,17 @@ class SvdlensApp(App[int]):
         self.push_screen(PathScreen("Open image", proposed, hint, id="open-dialog"), self._open_chosen)
 
     def _open_chosen(self, path: Path | None) -> None:
-        if path is not None:
-            self.open_image(path)
+        if path is None:
+            return
+        if path.is_dir():  # a folder: browse it in the file pane
+            picker = self.query_one(ImagePicker)
+            picker.path = path.resolve()
+            self.screen.add_class("-show-files")
+            self.screen.remove_class("-hide-files")
+            picker.focus()
+            self._set_status(f"browsing {path}: pick an image, Enter opens")
+            return
+        self.open_image(path)
 
     @on(DirectoryTree.FileSelected, "#picker")
     def _picked(self, event: DirectoryTree.FileSelected) -> None:
@@ -793,6 +825,7 @@ class SvdlensApp(App[int]):
         for view, text in (("side", "side by side"), ("single", "single large view"), ("error", "error map")):
             yield SystemCommand(f"Preview: {text}", f"Show the {text}", lambda v=view: self.action_set_view(v))
         yield SystemCommand("Preview: A/B flip", "Swap the reconstruction for the original (F6)", self.action_flip)
+        yield SystemCommand("Files: show or hide the file pane", "F9", self.action_toggle_files)
         yield SystemCommand("Help: keys", "Every key (F1)", self.action_help)
 
 

@@ -584,3 +584,35 @@ sys.exit(run_to_exit(app, headless=True))
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "busy at quit: True" in done.stdout  # it really was computing when asked to quit
+
+
+async def test_file_pane_toggle_and_folders_from_the_dialog(photo_dir, tmp_path):
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    photo(other / "z.png", 64, 48)
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        pane = app.query_one("#picker-pane")
+        assert pane.region.width == 0  # hidden in a small terminal
+        await pilot.press("f9")
+        await pilot.pause(0.1)
+        assert pane.region.width > 0 and isinstance(app.focused, ImagePicker)
+        await pilot.press("f9")
+        await pilot.pause(0.1)
+        assert pane.region.width == 0 and isinstance(app.focused, RankInput)
+        # a folder typed in the open dialog is browsed in the file pane
+        await pilot.press("f2")
+        await edit_path(pilot, other)
+        await pilot.pause(0.1)
+        picker = app.query_one(ImagePicker)
+        assert Path(picker.path) == other.resolve() and pane.region.width > 0
+        await wait_for(pilot, lambda: len(picker.root.children) == 1)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.loaded.source.path.name == "z.png"
+        # an image elsewhere, opened by path: the file pane follows it
+        await pilot.press("f2")
+        await edit_path(pilot, photo_dir / "b_other.png")
+        await settle(pilot)
+        assert Path(picker.path) == photo_dir.resolve()
