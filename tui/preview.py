@@ -254,8 +254,13 @@ class Render:
     max_error: float | None = None
     max_error_at: tuple[int, int] | None = None  # (x, y) in image pixels
     error_resolution: str | None = None  # "full": every image pixel of the region; "preview": the shrunk previews
+    region_psnr_db: float | None = None  # PSNR over every image pixel of the region, where measured so
     left_image: PILImage.Image | None = None
     main_image: PILImage.Image | None = None
+
+    def set_error(self, stats: ErrorStats) -> None:
+        self.max_error, self.max_error_at = stats.max_error, stats.at
+        self.error_resolution, self.region_psnr_db = stats.resolution, stats.psnr_db
 
 
 class _OriginalCache:
@@ -323,8 +328,24 @@ def _to_pil(pixels: np.ndarray, units: tuple[int, int]) -> PILImage.Image:
     return PILImage.fromarray(np.ascontiguousarray(pixels))
 
 
-def measure_error(job: _Job, original: np.ndarray, reconstruction: np.ndarray) -> tuple[np.ndarray, float, tuple[int, int], str]:
-    """The error map at preview size, the largest error, where it is (image x, y), and at which resolution.
+@dataclass(frozen=True)
+class ErrorStats:
+    """What measure_error() found (immutable: it crosses from the worker to the UI thread)."""
+
+    map: np.ndarray  # |original − reconstruction| at the picture's size, share of full scale
+    max_error: float  # the largest, share of full scale
+    at: tuple[int, int]  # where, (x, y) in image pixels
+    resolution: str  # "full": every image pixel of the region; "preview": the shrunk previews
+    psnr_db: float | None  # PSNR over every image pixel of the region (8-bit); None for "preview"
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2)) / 255.0**2
+    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
+
+
+def measure_error(job: _Job, original: np.ndarray, reconstruction: np.ndarray) -> ErrorStats:
+    """The error map at the picture's size, the largest error and where it is, and the region's PSNR.
 
     Where the view shrinks a region of at most FULL_RES_ERROR_PIXELS, the error is taken per
     image pixel and its mean is shown per display pixel, so fine detail lost by the rank (which
@@ -335,26 +356,34 @@ def measure_error(job: _Job, original: np.ndarray, reconstruction: np.ndarray) -
     crop_w, crop_h = right - left, bottom - top
     out_h, out_w = reconstruction.shape[:2]
     if (out_w < crop_w or out_h < crop_h) and crop_w * crop_h <= FULL_RES_ERROR_PIXELS:
-        dec = job.decomposition
         full_original = _cached_original(job, (crop_w, crop_h), job.region)
-        full = abs_error(full_original, dec.preview(job.rank, (crop_w, crop_h), job.region))
+        full_reconstruction = job.decomposition.preview(job.rank, (crop_w, crop_h), job.region)
+        full = abs_error(full_original, full_reconstruction)
         y, x = divmod(int(np.argmax(full)), crop_w)
         import cv2  # well-kept area averaging; only needed on this path
 
         shown = cv2.resize(full, (out_w, out_h), interpolation=cv2.INTER_AREA)
-        return shown, float(full[y, x]), (left + x, top + y), "full"
+        psnr = _psnr(full_original, full_reconstruction)
+        return ErrorStats(shown, float(full[y, x]), (left + x, top + y), "full", psnr)
     error = abs_error(original, reconstruction)
     py, px = divmod(int(np.argmax(error)), out_w)
     if out_w >= crop_w and out_h >= crop_h:
         # Zoomed to 1:1 or past it: each shown pixel is one image pixel, repeated.
         x, y = (px * crop_w) // out_w, (py * crop_h) // out_h
-        return error, float(error[py, px]), (left + x, top + y), "full"
+        psnr = _psnr(original, reconstruction)
+        return ErrorStats(error, float(error[py, px]), (left + x, top + y), "full", psnr)
     # The preview pixel's centre, in image coordinates.
     at = (
         min(right - 1, left + int((px + 0.5) * crop_w / out_w)),
         min(bottom - 1, top + int((py + 0.5) * crop_h / out_h)),
     )
-    return error, float(error[py, px]), at, "preview"
+    return ErrorStats(error, float(error[py, px]), at, "preview", None)
+
+
+def rank_label(rank: str, psnr_db: float | None) -> str:
+    if psnr_db is None:
+        return f"rank {rank}"
+    return f"rank {rank} · {'∞' if math.isinf(psnr_db) else format(psnr_db, '.1f')} dB here"
 
 
 def main_size_smaller(region: Region, pixels: np.ndarray) -> bool:
@@ -380,12 +409,12 @@ def render_images(job: _Job) -> Render:
         main, label = (original, "ORIGINAL" + flip_note) if job.flipped else (reconstruction, f"rank {rank}")
     else:
         measured = measure_error(job, original, reconstruction)
-        error, max_error, at, resolution = measured
         if job.flipped:
             main, label = original, "ORIGINAL · flipped from the error map"
         else:
-            main = colourise(error, job.gain)
-            label = f"|original − rank {rank}| ×{job.gain}  max {max_error * 255:.0f}/255 at ({at[0]}, {at[1]})"
+            main = colourise(measured.map, job.gain)
+            at = measured.at
+            label = f"|original − rank {rank}| ×{job.gain}  max {measured.max_error * 255:.0f}/255 at ({at[0]}, {at[1]})"
     render = Render(
         generation=job.generation,
         rank=job.rank,
@@ -402,7 +431,7 @@ def render_images(job: _Job) -> Render:
         reconstruction=reconstruction,
     )
     if measured is not None:
-        _, render.max_error, render.max_error_at, render.error_resolution = measured
+        render.set_error(measured)
     render.left_image = None if left_pixels is None else _to_pil(left_pixels, job.units)
     render.main_image = _to_pil(main, job.units)
     if job.sixel:
@@ -415,9 +444,9 @@ def render_images(job: _Job) -> Render:
 def measure_render(job: _Job, render: Render) -> None:
     """Fill in the largest error of a render (no-op when render_images already did)."""
     if render.max_error is None:
-        _, render.max_error, render.max_error_at, render.error_resolution = measure_error(
-            job, render.original, render.reconstruction
-        )
+        render.set_error(measure_error(job, render.original, render.reconstruction))
+        if render.main is render.reconstruction:
+            render.main_label = rank_label(rank_text(render.rank), render.region_psnr_db)
 
 
 def render_job(job: _Job) -> Render:
@@ -483,6 +512,7 @@ class PreviewPane(Widget, can_focus=True):
             max_error_at: tuple[int, int],
             rank: Any = None,
             error_resolution: str = "preview",
+            region_psnr_db: float | None = None,
         ) -> None:
             super().__init__()
             self.view = view
@@ -495,6 +525,9 @@ class PreviewPane(Widget, can_focus=True):
             self.max_error_at = max_error_at
             self.rank = rank
             self.error_resolution = error_resolution
+            # PSNR (dB, 8-bit) over every image pixel of the visible region; None where only
+            # shrunk previews were compared (the fit view of a large photo).
+            self.region_psnr_db = region_psnr_db
 
     class _Rendered(Message, bubble=False):
         def __init__(self, render: Render) -> None:
@@ -502,12 +535,10 @@ class PreviewPane(Widget, can_focus=True):
             self.render = render
 
     class _Measured(Message, bubble=False):
-        def __init__(self, generation: int, max_error: float, at: tuple[int, int], resolution: str) -> None:
+        def __init__(self, generation: int, stats: ErrorStats) -> None:
             super().__init__()
             self.generation = generation
-            self.max_error = max_error
-            self.at = at
-            self.resolution = resolution
+            self.stats = stats
 
     class _Failed(Message, bubble=False):
         def __init__(self, generation: int, text: str) -> None:
@@ -822,7 +853,7 @@ class PreviewPane(Widget, can_focus=True):
             with self._render_lock:
                 if worker.is_cancelled:
                     return
-                _, max_error, at, resolution = measure_error(job, render.original, render.reconstruction)
+                stats = measure_error(job, render.original, render.reconstruction)
         except SvdlensError as exc:
             if not worker.is_cancelled:
                 self.post_message(self._Failed(job.generation, str(exc)))
@@ -832,7 +863,7 @@ class PreviewPane(Widget, can_focus=True):
                 self.post_message(self._Failed(job.generation, f"preview failed: {type(exc).__name__}: {exc}"))
             return
         if not worker.is_cancelled:
-            self.post_message(self._Measured(job.generation, max_error, at, resolution))
+            self.post_message(self._Measured(job.generation, stats))
 
     @on(_Rendered)
     def _on_rendered(self, message: _Rendered) -> None:
@@ -859,7 +890,10 @@ class PreviewPane(Widget, can_focus=True):
         render = self.last_render
         if render is None or message.generation != self._generation or render.generation != message.generation:
             return
-        render.max_error, render.max_error_at, render.error_resolution = message.max_error, message.at, message.resolution
+        render.set_error(message.stats)
+        if render.main is render.reconstruction:
+            render.main_label = rank_label(rank_text(render.rank), render.region_psnr_db)
+            self.query_one("#pp-right-label", Static).update(render.main_label)
         self._finish(render)
 
     def _finish(self, render: Render) -> None:
@@ -874,6 +908,7 @@ class PreviewPane(Widget, can_focus=True):
                 render.max_error_at,
                 rank=render.rank,
                 error_resolution=render.error_resolution,
+                region_psnr_db=render.region_psnr_db,
             )
         )
 

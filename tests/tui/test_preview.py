@@ -269,7 +269,10 @@ async def test_views_cycle_and_flip_shows_the_original_in_place(dec):
         assert render.view == "side"
         assert np.array_equal(shown(pane), dec.preview(3, size))
         assert not np.array_equal(shown(pane), original)  # rank 3 is visibly not the original
-        assert str(pane.query_one("#pp-right-label").render()) == "rank 3"
+        # The label adds the PSNR of the visible region over every image pixel (8-bit).
+        psnr = 10 * np.log10(1 / np.mean(full_resolution_error_signed(dec, 3, render.region) ** 2))
+        assert render.region_psnr_db == pytest.approx(psnr, abs=0.05)
+        assert str(pane.query_one("#pp-right-label").render()) == f"rank 3 · {render.region_psnr_db:.1f} dB here"
 
         await pilot.press("f")
         render = await settled(pilot)
@@ -298,6 +301,14 @@ async def test_views_cycle_and_flip_shows_the_original_in_place(dec):
 
 
 # ---- error map -----------------------------------------------------------------------
+
+
+def full_resolution_error_signed(d, rank, region):
+    """original − rank-r per image pixel and channel over a region, 8-bit, as a share of full scale."""
+    left, top, right, bottom = region
+    original = np.rint(d.image[top:bottom, left:right] * 255)
+    reconstruction = np.rint(d.reconstruct(rank)[top:bottom, left:right] * 255)
+    return (original - reconstruction) / 255
 
 
 def full_resolution_error(d, rank, region):
@@ -377,6 +388,9 @@ async def test_error_map_at_one_to_one_matches_full_resolution_error(which, dec,
         assert render.zoom == "1:1" and render.error_resolution == "full"
         left, top, right, bottom = render.region
         error = full_resolution_error(d, 5, render.region)
+        psnr = 10 * np.log10(1 / np.mean(full_resolution_error_signed(d, 5, render.region) ** 2))
+        assert render.region_psnr_db == pytest.approx(psnr, abs=0.05)
+        assert app.updates[-1].region_psnr_db == render.region_psnr_db
         assert render.max_error == pytest.approx(error.max(), abs=1 / 255)
         x, y = render.max_error_at
         assert left <= x < right and top <= y < bottom
@@ -471,7 +485,7 @@ async def test_many_shows_end_on_the_last_rank(dec):
         assert render.rank == 37
         size = (render.main.shape[1], render.main.shape[0])
         assert np.array_equal(shown(pane), dec.preview(37, size))
-        assert str(pane.query_one("#pp-right-label").render()) == "rank 37"
+        assert str(pane.query_one("#pp-right-label").render()).startswith("rank 37 · ")
         assert app.updates[-1].rank == 37
 
 
