@@ -14,22 +14,22 @@ from textual.widgets import Input, Label, Static
 
 # One list, used by the help screen and its test: every key the app answers to.
 KEYS: list[tuple[str, str, str]] = [
-    ("Rank (work everywhere, also while typing in the rank field)", "", ""),
+    ("Rank: these work everywhere, also while typing in the rank field", "", ""),
     ("", "Enter", "apply what is typed: 50 (rank), 99% or 0.99 (energy share), 32dB (PSNR), 200k (bytes)"),
-    ("", "+  −  (or ↑ ↓ in the rank field)", "rank +1 / −1"),
-    ("", "PgUp PgDn  (shift+↑ shift+↓ in the rank field)", "rank +10 / −10"),
+    ("", "+  -", "rank +1 / −1 (also ↑ ↓ in the rank field)"),
+    ("", "PgUp  PgDn", "rank +10 / −10 (also shift+↑ shift+↓ in the rank field)"),
     ("", "*  /", "double / halve the rank"),
     ("", "F7", "next classic rank: 500 250 100 50 25 10"),
     ("", "F8", "next energy share: 90 % 99 % 99.9 %"),
     ("Image and views", "", ""),
-    ("", "F2  ctrl+o", "open an image by path, or a folder to browse (or pick in the file pane, Enter opens)"),
+    ("", "F2  ctrl+o", "open an image by path, or a folder to browse"),
     ("", "F3  ctrl+s", "save the reconstruction (.png .jpg .webp) or the factors (.svdz)"),
     ("", "F4", "grey / colour"),
     ("", "F5", "preview: side by side → single → error map"),
     ("", "F6", "A/B flip: show the original in place of the reconstruction"),
-    ("", "F9", "show / hide the file pane (hidden below 120 columns)"),
-    ("Preview pane (when it has focus: Tab to it)", "", ""),
-    ("", "← → ↑ ↓  h j k l", "pan (shift: bigger steps)"),
+    ("", "F9", "show / hide the file pane (hidden below 120 columns); Enter opens"),
+    ("Preview pane, when it has focus (Tab to it)", "", ""),
+    ("", "← → ↑ ↓  h j k l", "pan (with shift: bigger steps)"),
     ("", "]  [  0", "zoom in / out / fit"),
     ("", "m", "go to the largest error (at 1:1)"),
     ("", "v  f  g", "view / A/B flip / error-map gain"),
@@ -41,21 +41,30 @@ KEYS: list[tuple[str, str, str]] = [
 ]
 
 
+def _sections() -> list[tuple[str, list[tuple[str, str]]]]:
+    out: list[tuple[str, list[tuple[str, str]]]] = []
+    for section, keys, what in KEYS:
+        if section:
+            out.append((section, []))
+        else:
+            out[-1][1].append((keys, what))
+    return out
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,q", "dismiss", "close")]
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, show_header=False, padding=(0, 2), expand=True)
-        table.add_column(no_wrap=True, style="bold")
-        table.add_column()
-        for section, keys, what in KEYS:
-            if section:
-                table.add_row(Text(section, style="bold underline"), "")
-            else:
-                table.add_row(keys, what)
         with VerticalScroll(id="help-box"):
             yield Static(Text("svdlens — keys", style="bold"), id="help-title")
-            yield Static(table, id="help-table")
+            for i, (section, rows) in enumerate(_sections()):
+                table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+                table.add_column(no_wrap=True, style="bold", width=18)
+                table.add_column(ratio=1)
+                for keys, what in rows:
+                    table.add_row(keys, what)
+                yield Static(Text(section, style="bold underline"), classes="help-section")
+                yield Static(table, classes="help-table", id=f"help-table-{i}")
             yield Static(
                 Text("JPEG and WebP at the same bytes beat truncated SVD by far on photos; "
                      "svdlens shows what each rank keeps and costs. Escape or F1 closes.", style="italic"),
