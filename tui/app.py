@@ -1,8 +1,8 @@
 """The svdlens app: pick an image, change the rank from the keyboard, see what it costs and buys.
 
 Threading: the event loop never does numeric work. Thread workers (one exclusive group per
-kind: "decompose", "measure", "target", "save"; the preview pane has its own "preview")
-call core and post messages. Every result carries the generation it was asked for; a
+kind: "decompose", "refine", "measure", "target", and "save"; the preview pane has its own
+"preview") call core and post messages. Every result carries the generation it was asked for; a
 result whose generation is no longer current is dropped, so a stale one never wins.
 """
 
@@ -249,7 +249,7 @@ class SvdlensApp(App[int]):
         self.rank = rank
         self._requested_rank = rank
         self.loaded: Loaded | None = None
-        self._cache: dict[tuple[str, str], Loaded] = {}
+        self._cache: dict[tuple, Loaded] = {}
         self._load_generation = 0
         self._rank_generation = 0
         self._measure_timer = None
@@ -314,8 +314,9 @@ class SvdlensApp(App[int]):
         mode = mode or self.mode
         self._load_generation += 1
         self.workers.cancel_group(self, "refine")  # a refinement of the old image is no longer wanted
-        key = (str(Path(path).resolve()), mode)
-        if key in self._cache:
+        key = self._cache_key(Path(path), mode)
+        if key is not None and key in self._cache:
+            self.workers.cancel_group(self, "decompose")
             self._install(self._cache[key])
             return
         bar = self.query_one(ProgressBar)
@@ -324,6 +325,15 @@ class SvdlensApp(App[int]):
         self.add_class("-busy")
         self._set_status(f"opening {Path(path).name}…")
         self._decompose_worker(Path(path), mode, self._load_generation)
+
+    @staticmethod
+    def _cache_key(path: Path, mode: str) -> tuple | None:
+        """The same file, unchanged on disk, in the same mode; None when it cannot be looked at."""
+        try:
+            stat = path.stat()
+            return (str(path.resolve()), mode, stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            return None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="decompose")
     def _decompose_worker(self, path: Path, mode: str, generation: int) -> None:
@@ -366,9 +376,15 @@ class SvdlensApp(App[int]):
         if message.generation != self._load_generation:
             return
         loaded = message.loaded
-        self._cache = {k: v for k, v in self._cache.items() if k[0] == str(loaded.source.path.resolve())}
-        self._cache[(str(loaded.source.path.resolve()), loaded.mode)] = loaded
+        self._remember(loaded)
         self._install(loaded)
+
+    def _remember(self, loaded: Loaded) -> None:
+        # Keep the decompositions of one file (both modes, for a quick F4), not of every file opened.
+        key = self._cache_key(loaded.source.path, loaded.mode)
+        if key is not None:
+            self._cache = {k: v for k, v in self._cache.items() if k[0] == key[0]}
+            self._cache[key] = loaded
 
     def on_load_failed(self, message: LoadFailed) -> None:
         if message.generation != self._load_generation:
@@ -445,8 +461,7 @@ class SvdlensApp(App[int]):
             self.notify(message.text, title="kept the randomized SVD", severity="warning")
             self.sub_title = self.sub_title.replace(" · exact SVD computing…", "")
             return
-        key = (str(message.after.source.path.resolve()), message.after.mode)
-        self._cache[key] = message.after
+        self._remember(message.after)
         self._install(message.after, refined=True)
 
     # ---- rank ------------------------------------------------------------------------------
