@@ -407,27 +407,27 @@ def _write_result(src, dec, out: Path, kind: str, svdz, spec, ranks) -> int:
 
     if kind == "svdz":
         data = svdz.encode(dec, spec, bit_depth=src.bit_depth)
-        write_atomic(out, data, src.path)
-        decoded = svdz.decode(data).pixels
-        quality = psnr(decoded, src.pixels)
-        size = len(data)
+        quality = psnr(svdz.decode(data).pixels, src.pixels)
     else:
         bit_depth = src.bit_depth if out.suffix.lower() == ".png" else 8
         data = encode_image(saved_pixels(dec, ranks, bit_depth), out.suffix, bit_depth)
-        write_atomic(out, data, src.path)
-        quality = psnr(_decoded(data), src.pixels)  # of the file as written: JPEG loses a little more
-        size = len(data)
+        quality = psnr(_decoded(data, src.channels), src.pixels)  # of the file as written: JPEG loses more
+    # Written last: a failure while measuring must not leave a file behind.
+    write_atomic(out, data, src.path)
+    size = len(data)
     shown = ranks[0] if len(set(ranks)) == 1 else "/".join(str(r) for r in ranks)
     db = "∞ (identical)" if quality == float("inf") else f"{quality:.2f} dB"
     print(_printable(f"wrote {out}: rank {shown}, PSNR {db}, {size:,} bytes (original file {src.file_bytes:,} bytes)"))
     return 0
 
 
-def _decoded(data: bytes):
+def _decoded(data: bytes, channels: int):
     import cv2
     import numpy as np
 
     ints = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if channels == 1 and ints.ndim == 3:
+        ints = ints[..., 0]  # WebP has no grey: a grey image comes back as three equal planes
     top = np.float32(65535.0 if ints.dtype == np.uint16 else 255.0)
     return (ints if ints.ndim == 2 else ints[..., ::-1]).astype(np.float32) / top
 
