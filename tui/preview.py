@@ -459,7 +459,14 @@ def render_job(job: _Job) -> Render:
 
 
 class PreviewPane(Widget, can_focus=True):
-    """Original and rank-r previews with zoom, pan, A/B flip and an error map."""
+    """Original and rank-r previews with zoom, pan, A/B flip and an error map.
+
+    Keys while focused: ] [ zoom in/out (fit, 1:32 … 1:1 … 4:1), 0 fit, arrows or hjkl pan
+    (shift or HJKL: four times further), m centre on the largest error (1:1 from fit),
+    v cycle views, f A/B flip, g error-map gain. Mouse: a click centres there (1:1 from fit),
+    the wheel zooms about the pointer. The app drives it with show(), clear(), cycle_view(),
+    toggle_flip() and the `view`, `zoom`, `flipped` reactives, and hears PreviewPane.Updated.
+    """
 
     DEFAULT_CSS = """
     PreviewPane {
