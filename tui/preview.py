@@ -290,8 +290,9 @@ class _OriginalCache:
 def original_preview(decomposition: Any, size: tuple[int, int], region: Region) -> np.ndarray:
     """decomposition.original_preview(size, region), with large shrinks done by OpenCV.
 
-    Shrinking a large crop (the fit view of a big photo) takes core seconds today; OpenCV's
-    INTER_AREA is the same area average (tests compare the two) in milliseconds.
+    OpenCV's INTER_AREA is the same area average (the tests compare the two), and faster where
+    a pan step needs a new original: a 632×768 crop shrunk to 79×96 (1:8 on a 160×50 terminal)
+    took 46 ms in core and 1 ms in OpenCV, on a busy 2-core machine.
     """
     left, top, right, bottom = region
     crop_w, crop_h = right - left, bottom - top
