@@ -326,3 +326,223 @@ def test_a_file_without_read_permission(tmp_path):
     assert not (tmp_path / "o.png").exists()
     path.chmod(0o644)
     assert sorted(p.name for p in folder.iterdir()) == ["secret photo.png"]
+
+
+# ---- ranks and targets -----------------------------------------------------------------------
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    ok, buf = cv2.imencode(".png", small_photo(40, 30)[..., ::-1].copy())
+    path.write_bytes(buf.tobytes())
+    return path
+
+
+BAD_REQUESTS = [
+    (["--rank", "0"], "at least 1"),
+    (["--rank=-5"], "at least 1"),
+    (["--rank", "ten"], "not a whole number"),
+    (["--rank", "2.5"], "not a whole number"),
+    (["--rank", ""], "not a whole number"),
+    (["--energy", "1.5"], "at most 1"),
+    (["--energy", "150%"], "at most 1"),
+    (["--energy", "0"], "above 0"),
+    (["--energy=-0.5"], "above 0"),
+    (["--energy", "nan"], "energy"),
+    (["--energy", "lots"], "not a number"),
+    (["--psnr", "0"], "positive"),
+    (["--psnr=-3"], "positive"),
+    (["--psnr", "nan"], "PSNR"),
+    (["--psnr", "loud"], "not a number"),
+]
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svdz"])
+@pytest.mark.parametrize("request_args, reason", BAD_REQUESTS, ids=[" ".join(a) for a, _ in BAD_REQUESTS])
+def test_bad_ranks_and_targets_get_one_clear_line(photo, suffix, request_args, reason, capsys, monkeypatch):
+    import core.svd
+
+    monkeypatch.setattr(core.svd, "decompose", _must_not_decompose)  # refused before any work
+    before = snapshot(photo.parent)
+    code, out, err = run_cli(["compress", photo, *request_args, "-o", photo.parent / f"o{suffix}"], capsys)
+    assert code == 2 and out == ""
+    one_error_line(err, reason=reason)
+    assert snapshot(photo.parent) == before
+
+
+@pytest.mark.parametrize("ranks, reason", [("0", "at least 1"), ("-5", "at least 1"), ("ten", "whole number"),
+                                           ("", "no ranks"), ("5,x", "whole number")])
+def test_bad_report_ranks(photo, ranks, reason, capsys):
+    code, out, err = run_cli(["report", photo, f"--ranks={ranks}"], capsys)
+    assert code == 2 and out == ""
+    one_error_line(err, reason=reason)
+
+
+def _must_not_decompose(*args, **kwargs):
+    raise AssertionError("decomposed before checking the request")
+
+
+def test_a_rank_above_min_side_is_clamped_and_said(photo, tmp_path, capsys):
+    code, out, err = run_cli(["compress", photo, "--rank", "31", "-o", tmp_path / "o.png"], capsys)
+    assert code == 0 and "rank 31 is above min(H, W) = 30" in err and "clamped to 30" in err
+    assert "rank 30" in out and "∞" in out  # full rank of an 8-bit PNG is the image itself
+    code, out, err = run_cli(["report", photo, "--ranks", "10,45", "--json"], capsys)
+    rows = json.loads(out)["rows"]
+    assert code == 0 and [(r["rank"], r["clamped"]) for r in rows] == [(10, False), (30, True)]
+
+
+def test_psnr_out_of_reach_for_svdz_is_refused(photo, tmp_path, capsys):
+    """Grey as the mean of RGB is off the 8-bit grid, so no .svdz reaches 200 dB: say so, write nothing."""
+    grey = tmp_path / "grey16.png"
+    ints = (small_photo(40, 30).astype(np.float64).mean(axis=2) * 257).astype(np.uint16)
+    ok, buf = cv2.imencode(".png", ints)
+    grey.write_bytes(buf.tobytes())
+    code, out, err = run_cli(["compress", grey, "--psnr", "200", "-o", tmp_path / "o.svdz"], capsys)
+    assert code == 2 and "out of reach" in one_error_line(err)
+    assert not (tmp_path / "o.svdz").exists()
+
+
+def test_psnr_target_the_file_really_reaches(photo, tmp_path, capsys):
+    """Whatever rank a PSNR target picks, the file written must reach it (as read back)."""
+    for suffix in (".png", ".svdz"):
+        out_path = tmp_path / f"t{suffix}"
+        code, out, err = run_cli(["compress", photo, "--psnr", "35", "-o", out_path], capsys)
+        assert code == 0, err
+        written = read_image(out_path)
+        assert psnr(to_integer(written.pixels).astype(np.float32) / 255, read_image(photo).pixels) >= 35
+
+
+def test_a_byte_budget_below_the_smallest_file(photo, tmp_path, capsys):
+    code, out, err = run_cli(["compress", photo, "--max-bytes", "10", "-o", tmp_path / "o.svdz"], capsys)
+    assert code == 2 and "below the smallest .svdz" in one_error_line(err)
+    for budget, reason in (("0", "not a positive size"), ("-3k", "not a positive size"), ("lots", "not a size")):
+        code, out, err = run_cli(["compress", photo, f"--max-bytes={budget}", "-o", tmp_path / "o.svdz"], capsys)
+        assert code == 2 and reason in one_error_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+# ---- outputs: checked before computing, never over the input, atomic -------------------------
+
+@pytest.mark.parametrize("name", ["o.bmp", "o.gif", "o.tiff", "o", "o.png.tmp", "o.svdz.zip"])
+def test_unknown_output_suffix_is_refused_before_loading(photo, name, capsys, monkeypatch):
+    import core.imageio
+    import core.svd
+
+    monkeypatch.setattr(core.svd, "decompose", _must_not_decompose)
+    monkeypatch.setattr(core.imageio, "read_image", _must_not_decompose)
+    code, out, err = run_cli(["compress", photo, "--rank", "3", "-o", photo.parent / name], capsys)
+    assert code == 2 and "unknown output type" in one_error_line(err, photo.parent / name)
+    assert not (photo.parent / name).exists()
+
+
+def _aliases(photo: Path) -> dict[str, Path]:
+    """Other names for the same file: a symlink, a hard link, a path through '..', a relative path."""
+    folder = photo.parent
+    (folder / "sub").mkdir(exist_ok=True)
+    (folder / "link.png").symlink_to(photo)
+    os.link(photo, folder / "hard.png")
+    (folder / "dirlink").symlink_to(folder)
+    return {"itself": photo, "symlink": folder / "link.png", "hard link": folder / "hard.png",
+            "dotdot": folder / "sub" / ".." / photo.name, "through a linked folder": folder / "dirlink" / photo.name,
+            "relative": Path(os.path.relpath(photo))}
+
+
+def test_the_input_is_never_the_output_whatever_the_path(photo, capsys, monkeypatch):
+    import core.svd
+
+    monkeypatch.setattr(core.svd, "decompose", _must_not_decompose)
+    before = hashlib.sha256(photo.read_bytes()).hexdigest()
+    for label, alias in _aliases(photo).items():
+        listing = snapshot(photo.parent)
+        code, out, err = run_cli(["compress", photo, "--rank", "3", "-o", alias], capsys)
+        assert code == 2, (label, err)
+        assert "refusing to write over the input" in one_error_line(err), label
+        # ...and the other way round: the alias as input, the real path as output
+        code, out, err = run_cli(["compress", alias, "--rank", "3", "-o", photo], capsys)
+        assert code == 2 and "refusing to write over the input" in one_error_line(err), label
+        assert snapshot(photo.parent) == listing
+    assert hashlib.sha256(photo.read_bytes()).hexdigest() == before
+
+
+def test_decode_never_writes_over_its_input(photo, capsys):
+    packed = photo.parent / "packed.png"  # a .svdz with an image suffix is still read as one
+    code, _, err = run_cli(["compress", photo, "--rank", "3", "-o", photo.parent / "p.svdz"], capsys)
+    assert code == 0, err
+    (photo.parent / "p.svdz").rename(packed)
+    before = hashlib.sha256(packed.read_bytes()).hexdigest()
+    code, out, err = run_cli(["decode", packed, "-o", photo.parent / "sub" / ".." / "packed.png"], capsys)
+    assert code == 2 and "refusing to write over the input" in one_error_line(err)
+    assert hashlib.sha256(packed.read_bytes()).hexdigest() == before
+
+
+def test_unwritable_places_are_refused_before_computing(photo, tmp_path, capsys, monkeypatch):
+    import core.svd
+
+    monkeypatch.setattr(core.svd, "decompose", _must_not_decompose)
+    (tmp_path / "a folder.png").mkdir()
+    for target, reason in ((photo / "o.png", "does not exist"),  # a "folder" that is a regular file
+                           (tmp_path / "missing" / "o.png", "does not exist"),
+                           (tmp_path / "a folder.png", "is a directory")):
+        code, out, err = run_cli(["compress", photo, "--rank", "3", "-o", target], capsys)
+        assert code == 2 and reason in one_error_line(err, target)
+
+
+@contextlib.contextmanager
+def _tmpfs(path: Path, options: str):
+    path.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()})")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+needs_mount = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None,
+                                 reason="mounting a small tmpfs needs root")
+
+
+@needs_mount
+def test_a_read_only_file_system_is_refused_before_computing(photo, tmp_path, capsys, monkeypatch):
+    import core.svd
+
+    monkeypatch.setattr(core.svd, "decompose", _must_not_decompose)
+    with _tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
+        code, out, err = run_cli(["compress", photo, "--rank", "3", "-o", ro / "o.png"], capsys)
+        assert code == 2 and "not writable" in one_error_line(err, ro / "o.png")
+        assert list(ro.iterdir()) == []
+
+
+@needs_mount
+@pytest.mark.parametrize("suffix", [".png", ".svdz"])
+def test_a_full_disk_is_reported_and_leaves_nothing_behind(tmp_path, suffix, capsys):
+    """A real full file system: a 256 KiB tmpfs with ~50 KiB free, then a ~100 KB result."""
+    big = tmp_path / "big.png"
+    rng = np.random.default_rng(1)
+    ints = rng.integers(0, 256, (160, 220, 3), dtype=np.uint8)  # noise: neither PNG nor .svdz shrinks it
+    ok, buf = cv2.imencode(".png", ints)
+    big.write_bytes(buf.tobytes())
+    with _tmpfs(tmp_path / "full", "size=256k") as full:
+        (full / "old result" f"{suffix}").write_bytes(b"the user's earlier file")
+        (full / "filler").write_bytes(b"\0" * (200 * 1024))  # ~50 KiB left for a ~100 KB result
+        listing = snapshot(full)
+        for target in (full / f"new{suffix}", full / f"old result{suffix}"):
+            code, out, err = run_cli(["compress", big, "--rank", "160", "-o", target], capsys)
+            assert code == 2 and "disk is full" in one_error_line(err, target), err
+            assert snapshot(full) == listing  # no partial file, no temporary, the old file intact
+
+
+def test_an_interrupted_write_leaves_nothing_behind(photo, tmp_path, capsys, monkeypatch):
+    """Ctrl-C while the file is being written: exit 130, no temporary left, an existing file intact."""
+    old = tmp_path / "result.png"
+    old.write_bytes(b"earlier result")
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    listing = snapshot(tmp_path)
+    code, out, err = run_cli(["compress", photo, "--rank", "3", "-o", old], capsys)
+    assert code == 130 and err.strip() == "svdlens: interrupted"
+    assert snapshot(tmp_path) == listing
