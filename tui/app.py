@@ -280,7 +280,9 @@ class SvdlensApp(App[int]):
 
     def _picker_root(self) -> Path:
         folder = self.image_path.parent
-        return (folder if folder.is_dir() else Path.cwd()).resolve()
+        if folder == sample_image_path().parent or not folder.is_dir():
+            folder = Path.cwd()  # the bundled sample lives in the package: browse the user's folder
+        return folder.resolve()
 
     def on_load(self) -> None:
         # Before any widget starts a thread worker: see _AbandoningExecutor.
@@ -426,6 +428,8 @@ class SvdlensApp(App[int]):
 
     def _follow_in_picker(self, path: Path) -> None:
         """Show the folder of an image opened from elsewhere (the dialog) in the file pane."""
+        if path.parent == sample_image_path().parent:
+            return
         picker = self.query_one(ImagePicker)
         try:
             root = Path(picker.path).resolve()

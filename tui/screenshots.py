@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +45,23 @@ async def _settle(pilot, timeout: float = 120.0) -> None:
     raise RuntimeError("the app did not settle")
 
 
+def _photo_folder() -> Path:
+    """A folder for the file pane: crops of the sample photo and a file that only pretends to be one."""
+    import cv2
+
+    from core.imageio import sample_image_path
+
+    folder = Path(tempfile.mkdtemp(prefix="svdlens-shots-")) / "photos"
+    folder.mkdir()
+    bgr = cv2.imread(str(sample_image_path()), cv2.IMREAD_COLOR)
+    cv2.imwrite(str(folder / "astronaut-face.png"), bgr[40:300, 120:380])
+    cv2.imwrite(str(folder / "astronaut-grey.png"), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+    cv2.imwrite(str(folder / "astronaut-small.jpg"), cv2.resize(bgr, (256, 256), interpolation=cv2.INTER_AREA))
+    (folder / "notes.png").write_text("not an image\n")
+    (folder / "holiday").mkdir()
+    return folder
+
+
 async def _shoot(out: Path, size: tuple[int, int]) -> list[Path]:
     written: list[Path] = []
     app = create_app(None, preview="halfcell", device="cpu")
@@ -57,7 +77,7 @@ async def _shoot(out: Path, size: tuple[int, int]) -> list[Path]:
         written.append(Path(app.save_screenshot("help.svg", str(out))))
         await pilot.press("escape")
         app.query_one("#picker").focus()
-        await pilot.press("down", "down")  # onto a file in the picker
+        await pilot.press("down", "down", "down")  # onto a file in the picker
         await pilot.pause(0.3)
         written.append(Path(app.save_screenshot("file-picker.svg", str(out))))
         await pilot.press("f5", "f5")
@@ -78,8 +98,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="160x50", help="terminal size COLSxROWS (default 160x50)")
     args = parser.parse_args(argv)
     cols, rows = (int(v) for v in args.size.lower().split("x"))
+    args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
-    for path in asyncio.run(_shoot(args.out, (cols, rows))):
+    here, folder = Path.cwd(), _photo_folder()
+    os.chdir(folder)  # the sample opens with the file pane on the working folder
+    try:
+        written = asyncio.run(_shoot(args.out, (cols, rows)))
+    finally:
+        os.chdir(here)
+        shutil.rmtree(folder.parent, ignore_errors=True)
+    for path in written:
         print(path)
     return 0
 

@@ -20,19 +20,27 @@ def _at_rank(text: str):
     return run_before
 
 
-def test_main_screen_160x50(snap_compare):
+# The sample photo opens with the file pane on the working folder: make that a known one.
+
+
+def test_main_screen_160x50(snap_compare, photo_dir, monkeypatch):
+    monkeypatch.chdir(photo_dir)
     assert snap_compare(make_app(None), terminal_size=(160, 50), run_before=_at_rank("100"))
 
 
-def test_main_screen_80x24(snap_compare):
+def test_main_screen_80x24(snap_compare, photo_dir, monkeypatch):
+    monkeypatch.chdir(photo_dir)
     assert snap_compare(make_app(None), terminal_size=(80, 24), run_before=_at_rank("25"))
 
 
-def test_help_screen(snap_compare):
+def test_help_screen(snap_compare, photo_dir, monkeypatch):
+    monkeypatch.chdir(photo_dir)
     assert snap_compare(make_app(None), terminal_size=(160, 50), run_before=_at_rank(""), press=["f1"])
 
 
-def test_error_map_view(snap_compare):
+def test_error_map_view(snap_compare, photo_dir, monkeypatch):
+    monkeypatch.chdir(photo_dir)
+
     async def run_before(pilot) -> None:
         await _at_rank("10")(pilot)
         await pilot.press("f5", "f5")
