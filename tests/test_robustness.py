@@ -546,3 +546,64 @@ def test_an_interrupted_write_leaves_nothing_behind(photo, tmp_path, capsys, mon
     code, out, err = run_cli(["compress", photo, "--rank", "3", "-o", old], capsys)
     assert code == 130 and err.strip() == "svdlens: interrupted"
     assert snapshot(tmp_path) == listing
+
+
+# ---- fuzz: every input ends in an image or the project's own error ----------------------------
+# tests/test_imageio.py has a seeded loop over five formats; this one draws from the whole corpus
+# (16-bit, alpha, palette, CMYK, animated, multi-page, .svdz) and from magic numbers with random tails.
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+MAGICS = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xc0", b"GIF89a", b"GIF87a", b"II*\x00",
+          b"MM\x00*", b"RIFF\x10\x00\x00\x00WEBPVP8 ", b"RIFF\x10\x00\x00\x00WEBPVP8L", b"BM", b"PK\x03\x04",
+          b"\x93NUMPY", b"P6\n4 4\n255\n", b""]
+
+
+@pytest.fixture(scope="module")
+def fuzz_seeds(corpus, svdz_corpus):
+    seeds = [case.path.read_bytes() for case in corpus[1].values() if case.expect == "ok"]
+    seeds.append(svdz_corpus[1]["good.svdz"].path.read_bytes())
+    return seeds
+
+
+def _mutate(data: bytes, edits, cut, insert) -> bytes:
+    out = bytearray(data)
+    for position, value in edits:
+        if out:
+            out[position % len(out)] = value
+    if insert is not None and out:
+        at, blob = insert
+        out[at % len(out):at % len(out)] = blob
+    if cut is not None and out:
+        out = out[: cut % (len(out) + 1)]
+    return bytes(out)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(kind=st.sampled_from(["mutated", "random"]), which=st.integers(0, 10_000),
+       edits=st.lists(st.tuples(st.integers(0, 2**20), st.integers(0, 255)), max_size=12),
+       cut=st.none() | st.integers(0, 2**20),
+       insert=st.none() | st.tuples(st.integers(0, 2**20), st.binary(min_size=1, max_size=64)),
+       tail=st.binary(max_size=300), suffix=st.sampled_from([".png", ".jpg", ".webp", ".gif", ".tiff", ".svdz"]),
+       mode=st.sampled_from(["colour", "grey"]))
+def test_fuzz_loading_ends_in_an_image_or_our_own_error(tmp_path, fuzz_seeds, kind, which, edits, cut, insert,
+                                                        tail, suffix, mode):
+    if kind == "mutated":
+        data = _mutate(fuzz_seeds[which % len(fuzz_seeds)], edits, cut, insert)
+    else:
+        data = MAGICS[which % len(MAGICS)] + tail
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(data)
+    try:
+        src = read_image(path, mode, max_pixels=2_000_000)
+    except SvdlensError as exc:
+        text = str(exc)
+        assert text and "\n" not in text and display_path(path) in text, text
+        return
+    px = src.pixels
+    assert px.dtype == np.float32 and px.ndim in (2, 3) and px.shape[0] >= 1 and px.shape[1] >= 1
+    assert px.ndim == 2 or px.shape[2] == 3
+    assert np.isfinite(px).all() and px.min() >= 0 and px.max() <= 1
+    assert src.bit_depth in (8, 16)
