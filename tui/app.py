@@ -58,6 +58,7 @@ class Loaded:
     mode: str
     dec: object  # core.svd.Decomposition
     energy: np.ndarray  # kept energy share for ranks 1..max_rank
+    psnr_sigma: np.ndarray  # PSNR of the unclipped rank-r image, from the singular values alone
     log_sigma: list[float]  # log10 of the combined singular values, ranks 1..max_rank
 
     @property
@@ -135,12 +136,14 @@ def _jpeg():
 # ---- numeric work, run only inside thread workers -------------------------------------------
 
 
-def _curves(dec) -> tuple[np.ndarray, list[float]]:
+def _curves(dec) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    from core.select import psnr_curve
+
     energy = np.asarray(dec.energy_curve(), dtype=np.float64)
     sig = [np.asarray(s[: dec.max_rank], dtype=np.float64) for s in dec.singular_values]
     combined = np.sqrt(sum(s**2 for s in sig))
     floor = max(float(combined[0]) * 1e-12, 1e-30) if combined.size else 1e-30
-    return energy, [float(v) for v in np.log10(np.maximum(combined, floor))]
+    return energy, psnr_curve(dec), [float(v) for v in np.log10(np.maximum(combined, floor))]
 
 
 def _measure(loaded: Loaded, rank: int) -> Iterator[dict]:
@@ -163,8 +166,9 @@ def _measure(loaded: Loaded, rank: int) -> Iterator[dict]:
         return
     data = svdz.encode(dec, rank, bit_depth=src.bit_depth)
     decoded = np.asarray(svdz.decode(data).pixels, dtype=np.float32)
-    yield {"svdz_bytes": len(data), "svdz_psnr": psnr(decoded, src.pixels) if decoded.shape == src.pixels.shape
-           else None}
+    same = decoded.shape == src.pixels.shape
+    yield {"svdz_bytes": len(data), "svdz_psnr": psnr(decoded, src.pixels) if same else None}
+    yield {"svdz_ssim": ssim(decoded, src.pixels) if same else None}
     jpeg = _jpeg()
     if jpeg is None:
         yield {"jpeg_note": "needs core.jpeg (not in this build)"}
@@ -355,8 +359,7 @@ class SvdlensApp(App[int]):
 
             dec = decompose(source.pixels, device=self.device, progress=progress,
                             should_cancel=lambda: worker.is_cancelled)
-            energy, log_sigma = _curves(dec)
-            self.post_message(LoadDone(generation, Loaded(source, mode, dec, energy, log_sigma)))
+            self.post_message(LoadDone(generation, Loaded(source, mode, dec, *_curves(dec))))
         except Cancelled:
             return
         except SvdlensError as exc:
@@ -446,7 +449,7 @@ class SvdlensApp(App[int]):
             return
         try:
             dec = loaded.dec.refine(should_cancel=lambda: worker.is_cancelled)
-            energy, log_sigma = _curves(dec)
+            curves = _curves(dec)
         except Cancelled:
             return
         except MemoryError:
@@ -456,7 +459,7 @@ class SvdlensApp(App[int]):
             self.post_message(Refined(generation, loaded, None, f"exact SVD failed: {type(exc).__name__}: {exc}"))
             return
         if not worker.is_cancelled:
-            self.post_message(Refined(generation, loaded, Loaded(loaded.source, loaded.mode, dec, energy, log_sigma)))
+            self.post_message(Refined(generation, loaded, Loaded(loaded.source, loaded.mode, dec, *curves)))
 
     def on_refined(self, message: Refined) -> None:
         if message.generation != self._load_generation or message.before is not self.loaded:
@@ -526,7 +529,7 @@ class SvdlensApp(App[int]):
             rank=rank, max_rank=dec.max_rank, full_rank=dec.full_rank, method=loaded.method,
             shape=tuple(src.pixels.shape), file_bytes=src.file_bytes,
             file_suffix=src.path.suffix.lstrip(".").upper() or "file",
-            energy=float(loaded.energy[rank - 1]), psnr_estimate=0.0,
+            energy=float(loaded.energy[rank - 1]), psnr_estimate=float(loaded.psnr_sigma[rank - 1]),
             float32_bytes=rank * (h + w + 1) * 4 * c,
             raw_bytes=src.raw_bytes,
         )

@@ -226,7 +226,7 @@ class TableState:
     file_bytes: int
     file_suffix: str
     energy: float
-    psnr_estimate: float
+    psnr_estimate: float  # from the singular values (unclipped), shown until PSNR is measured
     float32_bytes: int
     raw_bytes: int
     psnr: float | None = None
@@ -281,6 +281,13 @@ class SizesTable(Static):
             self.compact = compact
             self.update(self._render_state())
 
+    @staticmethod
+    def _psnr(s: TableState) -> str:
+        # Until it is measured, the estimate from σ (before clipping and rounding), marked ≈.
+        if s.psnr is None and math.isfinite(s.psnr_estimate):
+            return f"≈{s.psnr_estimate:.1f} dB"
+        return _db(s.psnr)
+
     def _quality_line(self, s: TableState) -> Text:
         max_err = "…" if s.max_error is None else f"{s.max_error * 255:.0f}/255"
         if s.max_error is not None and s.max_error_at is not None:
@@ -293,7 +300,7 @@ class SizesTable(Static):
         line.append(f" · {s.method} · energy ")
         line.append(f"{s.energy * 100:.2f} %", style="bold")
         line.append(" · PSNR ")
-        line.append(_db(s.psnr), style="bold")
+        line.append(self._psnr(s), style="bold")
         line.append(" · SSIM ")
         line.append(_ssim(s.ssim), style="bold")
         line.append(f" · largest error (preview) {max_err}")
@@ -350,7 +357,7 @@ class SizesTable(Static):
         quality.append(f"/{s.max_rank} {'exact' if s.method == 'exact SVD' else 'randomized'} · ")
         quality.append(f"{s.energy * 100:.2f}%", style="bold")
         quality.append(" energy · PSNR ")
-        quality.append(_db(s.psnr), style="bold")
+        quality.append(self._psnr(s), style="bold")
         quality.append(" · SSIM ")
         quality.append(f"{s.ssim:.3f}" if s.ssim is not None else pending, style="bold")
         if s.max_error is not None:

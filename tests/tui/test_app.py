@@ -648,3 +648,29 @@ async def test_file_pane_toggle_and_folders_from_the_dialog(photo_dir, tmp_path)
         await edit_path(pilot, photo_dir / "b_other.png")
         await settle(pilot)
         assert Path(picker.path) == photo_dir.resolve()
+
+
+async def test_psnr_from_sigma_is_shown_until_measured_and_svdz_has_ssim(photo_dir, monkeypatch):
+    from core.metrics import ssim
+    from core.svdz import decode, encode
+
+    real = app_module._measure
+
+    def held(loaded, rank):
+        if rank == 20:
+            time.sleep(0.8)  # the estimate is on screen meanwhile
+        yield from real(loaded, rank)
+
+    monkeypatch.setattr(app_module, "_measure", held)
+    app = make_app(photo_dir / "b_other.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        await type_rank(pilot, "20")
+        await pilot.pause(0.4)
+        estimate = app.loaded.psnr_sigma[19]
+        assert f"≈{estimate:.1f} dB" in widget_text(app.query_one(SizesTable))
+        await settle(pilot)
+        state = app.query_one(SizesTable).state
+        assert abs(state.psnr - estimate) < 1.0  # clipping and rounding move it only a little
+        decoded = decode(encode(app.loaded.dec, 20)).pixels
+        assert state.svdz_ssim == pytest.approx(ssim(decoded, app.loaded.source.pixels))
