@@ -257,6 +257,7 @@ class SvdlensApp(App[int]):
         self._load_generation = 0
         self._rank_generation = 0
         self._measure_timer = None
+        self._panes_pending = False
         self._preset_index = -1
         self._energy_index = -1
         self.last_error: str | None = None  # the last message shown as an error (tests read it)
@@ -500,6 +501,17 @@ class SvdlensApp(App[int]):
             self._set_status(note)
         else:
             self._set_status(self._rank_summary())
+        if not self._panes_pending:
+            # Queued behind any keys already waiting: a burst of 200 key presses redraws once.
+            self._panes_pending = True
+            self.call_later(self._show_rank)
+
+    def _show_rank(self) -> None:
+        """Bring preview, marker and table to the current rank (the costly numbers follow)."""
+        self._panes_pending = False
+        if self.loaded is None:
+            return
+        rank = self.rank
         self.query_one(PreviewPane).show(self.loaded.dec, rank)
         self.query_one(SpectrumPlot).set_rank(rank)
         self.query_one(SizesTable).show_state(self._quick_state(rank))

@@ -32,7 +32,7 @@ async def _settle(pilot, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await pilot.pause(0.1)
-        if app.loaded is None or app.has_class("-busy") or app._measure_timer is not None:
+        if app.loaded is None or app.has_class("-busy") or app._measure_timer is not None or app._panes_pending:
             continue
         active = (WorkerState.PENDING, WorkerState.RUNNING)
         if any(w.group in OWN_GROUPS and w.state in active for w in app.workers):

@@ -61,7 +61,7 @@ async def settle(pilot, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await pilot.pause(0.05)
-        if app.has_class("-busy") or busy_workers(app) or app._measure_timer is not None:
+        if app.has_class("-busy") or busy_workers(app) or app._measure_timer is not None or app._panes_pending:
             continue
         if app.loaded is None:
             if app.last_error:  # nothing loaded and nothing loading: settled on an error
