@@ -11,8 +11,11 @@ from __future__ import annotations
 import io
 import os
 import stat
+import sys
+import tempfile
 import warnings
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -206,10 +209,15 @@ def _scale(ints: np.ndarray) -> np.ndarray:
     return (ints.astype(np.float32) / np.float32(top)).astype(np.float32)
 
 
-def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFAULT_MAX_PIXELS) -> SourceImage:
+def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFAULT_MAX_PIXELS,
+               capture_decoder_messages: bool = False) -> SourceImage:
     """Load an image file as float32 [0, 1]: H×W for mode "grey", H×W×3 RGB (or H×W for grey files) for "colour".
 
     Every failure raises ImageError with one line naming the file and the reason.
+    capture_decoder_messages: libjpeg prints warnings about damaged data ("Corrupt JPEG
+    data: ...") straight to file descriptor 2. With True, fd 2 is redirected while
+    decoding and such a warning becomes a note. Only for single-threaded callers such as
+    the CLI: an app drawing on stderr from another thread would lose its output meanwhile.
     """
     if mode not in MODES:
         raise ImageError(f"unknown mode {mode!r}: use grey or colour")
@@ -236,8 +244,10 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
             if head.format == "PNG":
                 _verify_png(path, data)
             _frames_and_orientation(data, head)
+    decoder_said: list[str] = []
     try:
-        raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        with _decoder_messages(decoder_said, capture_decoder_messages):
+            raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
         if "CV_IO_MAX_IMAGE" in str(exc):  # OpenCV's own size check, for headers Pillow could not read
             raise ImageError(f"{display_path(path)}: the header declares an image larger than OpenCV decodes "
@@ -251,7 +261,32 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
         raise ImageError(f"{display_path(path)}: not a readable image (corrupt, truncated, or not an image at all)")
     if raw.shape[0] * raw.shape[1] > max_pixels:
         raise _too_large(path, raw.shape[1], raw.shape[0], max_pixels)
-    return _from_decoded(path, raw, head, mode, len(data))
+    src = _from_decoded(path, raw, head, mode, len(data))
+    if decoder_said:
+        kind = src.format or "image"
+        note = f"damaged {kind} data, decoded as far as the decoder could ({decoder_said[0][:100]})"
+        src = replace(src, notes=src.notes + (note,))
+    return src
+
+
+@contextmanager
+def _decoder_messages(said: list[str], capture: bool):
+    """Collect what C decoders print on fd 2 while decoding (when asked), as lines in `said`."""
+    if not capture:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read(4096).decode("utf-8", "replace")
+            said.extend(line.strip() for line in text.splitlines() if line.strip())
 
 
 _MAGIC = ((b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"II*\x00", "TIFF"),

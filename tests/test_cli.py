@@ -428,3 +428,16 @@ def test_awkward_images_work_and_say_what_was_done(tmp_path, photo_rgb, capsys):
         code, _, err = _run(["compress", path, "--rank", "8", "-o", tmp_path / f"out-{name}.png"], capsys)
         assert code == 0, err
         assert sha256(path) == before
+
+
+def test_damaged_jpeg_is_reported_as_a_note_in_a_subprocess(tmp_path, photo_rgb):
+    ok, buf = cv2.imencode(".jpg", photo_rgb[..., ::-1].copy())
+    data = buf.tobytes()
+    path = tmp_path / "extra.jpg"
+    path.write_bytes(data[:-2] + b"\x13" * 40 + data[-2:])
+    done = _subprocess("import sys; from tui.cli import main; sys.exit(main(sys.argv[1:]))",
+                       "compress", str(path), "--rank", "5", "-o", str(tmp_path / "o.png"))
+    assert done.returncode == 0
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"svdlens: note: {path}: damaged JPEG data")
+    assert "extraneous bytes before marker 0xd9" in lines[0]

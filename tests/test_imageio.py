@@ -374,3 +374,14 @@ def test_a_header_only_opencv_can_read_still_gets_a_clear_refusal(tmp_path):
     path = tmp_path / "screen.gif"
     path.write_bytes(_gif_header_only(65_535, 65_535, frame=False))  # Pillow wants a frame; OpenCV checks
     _refused(path, "larger than OpenCV decodes")
+
+
+def test_damaged_jpeg_data_becomes_a_note_not_stray_output(tmp_path, photo_rgb, capfd):
+    ok, buf = cv2.imencode(".jpg", photo_rgb[..., ::-1].copy())
+    data = buf.tobytes()
+    path = tmp_path / "extra.jpg"
+    path.write_bytes(data[:-2] + b"\x13" * 40 + data[-2:])  # junk before the end marker: libjpeg complains
+    src = read_image(path, capture_decoder_messages=True)
+    assert src.pixels.shape == photo_rgb.shape
+    assert any(n.startswith("damaged JPEG data") and "extraneous bytes" in n for n in src.notes)
+    assert capfd.readouterr().err == ""

@@ -203,7 +203,8 @@ class _Progress:
 def _load(path: str, grey: bool, max_pixels: int | None):
     from core.imageio import DEFAULT_MAX_PIXELS, read_image
 
-    return read_image(path, "grey" if grey else "colour", max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
+    return read_image(path, "grey" if grey else "colour", max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+                      capture_decoder_messages=True)
 
 
 def _decompose(src, ycbcr: bool, device: str, progress: _Progress, *, fast: bool = False,
