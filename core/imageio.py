@@ -264,7 +264,7 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
     src = _from_decoded(path, raw, head, mode, len(data))
     if decoder_said:
         kind = src.format or "image"
-        note = f"damaged {kind} data, decoded as far as the decoder could ({decoder_said[0][:100]})"
+        note = f"the {kind} decoder warned: {decoder_said[0][:100]}"  # e.g. "Corrupt JPEG data: ..."
         src = replace(src, notes=src.notes + (note,))
     return src
 

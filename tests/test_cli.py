@@ -439,5 +439,5 @@ def test_damaged_jpeg_is_reported_as_a_note_in_a_subprocess(tmp_path, photo_rgb)
                        "compress", str(path), "--rank", "5", "-o", str(tmp_path / "o.png"))
     assert done.returncode == 0
     lines = done.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"svdlens: note: {path}: damaged JPEG data")
+    assert len(lines) == 1 and lines[0].startswith(f"svdlens: note: {path}: the JPEG decoder warned: Corrupt JPEG")
     assert "extraneous bytes before marker 0xd9" in lines[0]

@@ -383,5 +383,6 @@ def test_damaged_jpeg_data_becomes_a_note_not_stray_output(tmp_path, photo_rgb, 
     path.write_bytes(data[:-2] + b"\x13" * 40 + data[-2:])  # junk before the end marker: libjpeg complains
     src = read_image(path, capture_decoder_messages=True)
     assert src.pixels.shape == photo_rgb.shape
-    assert any(n.startswith("damaged JPEG data") and "extraneous bytes" in n for n in src.notes)
+    assert any(n.startswith("the JPEG decoder warned: Corrupt JPEG data") and "extraneous bytes" in n
+               for n in src.notes)
     assert capfd.readouterr().err == ""
