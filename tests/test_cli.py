@@ -192,6 +192,7 @@ def bad_files(tmp_path, photo_rgb):
     (tmp_path / "folder.png").mkdir()
     ok, buf = cv2.imencode(".jpg", photo_rgb)
     (tmp_path / "cut.jpg").write_bytes(buf.tobytes()[:500])
+    os.mkfifo(tmp_path / "fifo.png")  # opening it for reading would block without O_NONBLOCK
     return tmp_path
 
 
@@ -231,6 +232,10 @@ BAD = [
     (["decode", "{d}/x.svdz", "-o", "{d}/o.svdz"], ".png"),
     (["{d}/missing.png"], "no such file"),
     (["{d}/folder.png"], "directory"),
+    (["{d}/fifo.png"], "not a regular file"),
+    (["decode", "{d}/fifo.png", "-o", "{d}/o.png"], "not a regular file"),
+    (["report", "{d}/fifo.png"], "not a regular file"),
+    (["compress", "{d}/fifo.png", "--rank", "5", "-o", "{d}/o.png"], "not a regular file"),
 ]
 
 

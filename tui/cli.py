@@ -445,6 +445,8 @@ def _cmd_decode(argv: list[str]) -> int:
         raise ImageError(f"{path}: is a directory, not a .svdz file")
     if not path.exists():
         raise ImageError(f"{path}: no such file")
+    if not path.is_file():  # a FIFO would block the read
+        raise ImageError(f"{path}: not a regular file (a pipe, device or socket)")
     from core.imageio import DEFAULT_MAX_PIXELS
 
     decoded = svdz.read_svdz(path, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
@@ -465,6 +467,8 @@ def _cmd_app(argv: list[str]) -> int:
             raise ImageError(f"{path}: is a directory, not an image")
         if not path.exists():
             raise ImageError(f"{path}: no such file")
+        if not path.is_file():
+            raise ImageError(f"{path}: not a regular file (a pipe, device or socket)")
         if not os.access(path, os.R_OK):
             raise ImageError(f"{path}: permission denied (the file cannot be read)")
     from tui.app import run_app
