@@ -12,6 +12,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from tui.widgets import OrderedInput
+
 # One list, used by the help screen and its test: every key the app answers to.
 KEYS: list[tuple[str, str, str]] = [
     ("Rank: these work everywhere, also while typing in the rank field", "", ""),
@@ -89,12 +91,12 @@ class PathScreen(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Input(value=self.proposed, id="path-input", select_on_focus=False)
+            yield OrderedInput(value=self.proposed, id="path-input", select_on_focus=False)
             yield Label(self.hint, classes="dialog-hint")
             yield Label("", id="path-error", classes="dialog-error")
 
     def on_mount(self) -> None:
-        field = self.query_one(Input)
+        field = self.query_one(OrderedInput)
         field.cursor_position = len(field.value)
         field.focus()
 

@@ -92,14 +92,13 @@ def parse_rank_request(text: str) -> RankRequest:
     raise ValueError(f"{text.strip()!r} is not understood: type {RANK_HINT}")
 
 
-class RankInput(Input):
-    """The rank field.
+class OrderedInput(Input):
+    """An Input whose editing keys act in the order they arrive.
 
-    Its editing keys and the rank keys are handled here, as the key arrives, rather than by
-    bindings: Textual runs non-priority bindings only after the key has bubbled up to the
-    app, so in a burst of keys (tmux send-keys, a fast typist, a paste without bracketed
-    paste) "backspace backspace 9" would insert the 9 before the deletions and lose it. The
-    rank keys must also work here, where a plain Input would swallow + - * / as text.
+    Textual runs a widget's non-priority bindings only after the key has bubbled up to the
+    app, while printable keys are inserted at once; in a burst of keys (tmux send-keys, a
+    fast typist, a paste without bracketed paste) "backspace backspace 9" would insert the
+    9 before the deletions and lose it. Here the editing keys are handled as they come.
     """
 
     # key -> (method on this Input, or on the app with "app." in front; arguments)
@@ -118,6 +117,37 @@ class RankInput(Input):
         "ctrl+k": ("action_delete_right_all", ()),
         "ctrl+u": ("action_delete_left_all", ()),
         "ctrl+w": ("action_delete_left_word", ()),
+    }
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # Keys handled here that are not text (the rank keys) stay visible in the footer.
+        return key not in self.KEYS and super().check_consume_key(key, character)
+
+    async def _on_key(self, event) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            await self.action_submit()
+            return
+        entry = self.KEYS.get(event.key)
+        if entry is None:
+            await super()._on_key(event)
+            return
+        event.stop()
+        event.prevent_default()
+        self._restart_blink()
+        name, args = entry
+        if name.startswith("app."):
+            getattr(self.app, name[4:])(*args)
+        else:
+            getattr(self, name)(*args)
+
+
+class RankInput(OrderedInput):
+    """The rank field: also takes the rank keys, which a plain Input would swallow as text."""
+
+    KEYS = {
+        **OrderedInput.KEYS,
         "plus": ("app.action_step_rank", (1,)),
         "equals_sign": ("app.action_step_rank", (1,)),
         "minus": ("app.action_step_rank", (-1,)),
@@ -140,29 +170,6 @@ class RankInput(Input):
             select_on_focus=False,
             **kwargs,
         )
-
-    def check_consume_key(self, key: str, character: str | None) -> bool:
-        # The rank keys are not text here, so the footer keeps showing them.
-        return key not in self.KEYS and super().check_consume_key(key, character)
-
-    async def _on_key(self, event) -> None:
-        if event.key == "enter":
-            event.stop()
-            event.prevent_default()
-            await self.action_submit()
-            return
-        entry = self.KEYS.get(event.key)
-        if entry is None:
-            await super()._on_key(event)
-            return
-        event.stop()
-        event.prevent_default()
-        self._restart_blink()
-        name, args = entry
-        if name.startswith("app."):
-            getattr(self.app, name[4:])(*args)
-        else:
-            getattr(self, name)(*args)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -674,3 +674,25 @@ async def test_psnr_from_sigma_is_shown_until_measured_and_svdz_has_ssim(photo_d
         assert abs(state.psnr - estimate) < 1.0  # clipping and rounding move it only a little
         decoded = decode(encode(app.loaded.dec, 20)).pixels
         assert state.svdz_ssim == pytest.approx(ssim(decoded, app.loaded.source.pixels))
+
+
+async def test_a_burst_of_editing_keys_is_applied_in_order(photo_dir):
+    """As tmux send-keys or a fast typist delivers them: deletions before the new digits."""
+
+    def burst(app, keys):
+        for key in keys:
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        burst(app, ["backspace", "backspace", "backspace", "7", "enter"])
+        await settle(pilot)
+        assert shown_ranks(app) == (7,) * 4
+        burst(app, ["ctrl+a", "ctrl+k", "1", "2", "plus", "plus"])  # + steps from the applied rank
+        await settle(pilot)
+        assert shown_ranks(app) == (9,) * 4
+        await pilot.press("f2")
+        burst(app, ["ctrl+u", *str(photo_dir / "b_other.png"), "enter"])
+        await settle(pilot)
+        assert app.loaded.source.path.name == "b_other.png"
