@@ -540,7 +540,7 @@ class SvdlensApp(App[int]):
         state = TableState(
             rank=rank, max_rank=dec.max_rank, full_rank=dec.full_rank, method=loaded.method,
             shape=tuple(src.pixels.shape), file_bytes=src.file_bytes,
-            file_suffix=src.path.suffix.lstrip(".").upper() or "file",
+            file_suffix=src.path.suffix.lstrip(".").upper() or "file", file_name=src.path.name,
             energy=float(loaded.energy[rank - 1]), psnr_estimate=float(loaded.psnr_sigma[rank - 1]),
             float32_bytes=rank * (h + w + 1) * 4 * c,
             raw_bytes=src.raw_bytes,

@@ -232,6 +232,7 @@ class TableState:
     shape: tuple[int, ...]
     file_bytes: int
     file_suffix: str
+    file_name: str
     energy: float
     psnr_estimate: float  # from the singular values (unclipped), shown until PSNR is measured
     float32_bytes: int
@@ -370,7 +371,8 @@ class SizesTable(Static):
         if s.max_error is not None:
             quality.append(f" · err≤{s.max_error * 255:.0f}/255")
         sizes = Text(overflow="ellipsis", no_wrap=True)
-        sizes.append(f"file {human_bytes(s.file_bytes)} · ")
+        name = s.file_name if len(s.file_name) <= 24 else s.file_name[:11] + "…" + s.file_name[-12:]
+        sizes.append(f"{name} {human_bytes(s.file_bytes)} · ")
         sizes.append(".svdz ")
         sizes.append(human_bytes(s.svdz_bytes) if not s.svdz_note else pending, style="bold")
         sizes.append(f" · PNG {human_bytes(s.png_bytes)} · float32 {human_bytes(s.float32_bytes)}"
