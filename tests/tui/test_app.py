@@ -696,3 +696,18 @@ async def test_a_burst_of_editing_keys_is_applied_in_order(photo_dir):
         burst(app, ["ctrl+u", *str(photo_dir / "b_other.png"), "enter"])
         await settle(pilot)
         assert app.loaded.source.path.name == "b_other.png"
+
+
+@pytest.mark.parametrize("protocol", ["halfcell", "unicode"])
+async def test_preview_option_reaches_the_pane(photo_dir, protocol):
+    app = make_app(photo_dir / "a_small.png", preview=protocol)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.query_one(PreviewPane).protocol == protocol
+
+
+async def test_max_pixels_option_refuses_larger_images(photo_dir):
+    app = make_app(photo_dir / "a_small.png", max_pixels=1000)  # 96×64 is above it
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        assert app.loaded is None and "max-pixels" in app.last_error
