@@ -248,6 +248,7 @@ class SvdlensApp(App[int]):
         self.image_path = Path(path) if path is not None else sample_image_path()
         self.preview_protocol = preview
         self.mode = mode
+        self._wanted_mode = mode
         self.device = device
         self.max_pixels = max_pixels
         self.rank = rank
@@ -318,7 +319,7 @@ class SvdlensApp(App[int]):
     # ---- opening ---------------------------------------------------------------------------
     def open_image(self, path: Path, mode: str | None = None) -> None:
         """Load and decompose path (in a worker); the current image stays until it succeeds."""
-        mode = mode or self.mode
+        mode = mode or self._wanted_mode
         self._load_generation += 1
         self.workers.cancel_group(self, "refine")  # a refinement of the old image is no longer wanted
         key = self._cache_key(Path(path), mode)
@@ -396,6 +397,7 @@ class SvdlensApp(App[int]):
         if message.generation != self._load_generation:
             return
         self._end_busy()
+        self._wanted_mode = self.mode
         self.notify(message.text, title="cannot open", severity="error", timeout=8)
         self.last_error = message.text
         if self.loaded is None:
@@ -413,7 +415,7 @@ class SvdlensApp(App[int]):
         self._end_busy()
         self.loaded = loaded
         self.image_path = loaded.source.path
-        self.mode = loaded.mode
+        self.mode = self._wanted_mode = loaded.mode
         src = loaded.source
         notes = f" · {'; '.join(src.notes)}" if src.notes else ""
         self.sub_title = (f"{src.path.name} · {src.width}×{src.height} · {loaded.mode} · "
@@ -714,12 +716,14 @@ class SvdlensApp(App[int]):
         self.request_target(RankRequest("energy", float(share)))
 
     def action_toggle_mode(self) -> None:
-        self.set_mode("grey" if self.mode == "colour" else "colour")
+        # From the mode last asked for, so F4 F4 in quick succession comes back where it started.
+        self.set_mode("grey" if self._wanted_mode == "colour" else "colour")
 
     def set_mode(self, mode: str) -> None:
-        if mode != self.mode or self.loaded is None:
+        """Decompose the current image in mode ("grey" or "colour"); self.mode changes once it is shown."""
+        if mode != self._wanted_mode or self.loaded is None:
+            self._wanted_mode = mode
             self.open_image(self.image_path, mode)
-            self.mode = mode
 
     def action_cycle_view(self) -> None:
         self.query_one(PreviewPane).cycle_view()

@@ -325,6 +325,9 @@ async def test_grey_colour_toggle(photo_dir):
         await pilot.press("f4")
         await settle(pilot)
         assert app.loaded.dec.image.ndim == 3 and "colour" in app.sub_title
+        await pilot.press("f4", "f4")  # there and back before the first finishes: colour again
+        await settle(pilot)
+        assert app.mode == "colour" and app.loaded.dec.image.ndim == 3
 
 
 async def test_preview_view_and_flip_keys(photo_dir):
