@@ -73,6 +73,14 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - t
 
 
+def timed_cpu(fn, *args, **kwargs):
+    """(result, wall seconds, CPU seconds of this process): on a shared machine the wall
+    time includes waiting for a core; the CPU time does not (but counts both threads)."""
+    t, c = time.perf_counter(), time.process_time()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t, time.process_time() - c
+
+
 # ---- (a) ----------------------------------------------------------------------------
 def bench_rank_change(sizes: list[float]) -> None:
     rng = np.random.default_rng(1)
@@ -80,8 +88,8 @@ def bench_rank_change(sizes: list[float]) -> None:
         image = photo(mp)
         h, w = image.shape[:2]
         label = f"{mp:g} MP colour ({w}×{h})"
-        dec, seconds = timed(svd.decompose, image, device="cpu")
-        row("a", f"{label}: decompose ({dec.description})", f"{seconds:7.2f} s")
+        dec, seconds, cpu = timed_cpu(svd.decompose, image, device="cpu")
+        row("a", f"{label}: decompose ({dec.description})", f"{seconds:7.2f} s (CPU {cpu:.1f} s)")
         dec.preview(50, PANE)  # the view's first call resizes the factors
         ranks = rng.integers(1, dec.max_rank + 1, size=40)
         times = []
@@ -116,20 +124,21 @@ def bench_first_preview() -> None:
         del image
         svd.decompose(photo(0.05), device="cpu")  # warm torch's kernels, as the app's import would
         for quick in (True, False):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             src = read_image(path, "colour")
             t1 = time.perf_counter()
             dec = svd.decompose(src.pixels, device="cpu", quick=quick)
             t2 = time.perf_counter()
             dec.preview(50, PANE), dec.original_preview(PANE)
-            t3 = time.perf_counter()
+            t3, c3 = time.perf_counter(), time.process_time()
             how = f"quick=True, {dec.description.split(' (')[0]}" if quick else dec.description.split(" (")[0]
             row("b", f"open → first preview, 8 MP colour JPEG ({src.width}×{src.height}), {how}",
-                f"{t3 - t0:7.2f} s (load {t1 - t0:.2f} + decompose {t2 - t1:.2f} + preview {t3 - t2:.2f})")
+                f"{t3 - t0:7.2f} s (load {t1 - t0:.2f} + decompose {t2 - t1:.2f} + preview {t3 - t2:.2f}; "
+                f"CPU {c3 - c0:.1f} s)")
             if quick:
-                refined, seconds = timed(dec.refine)
+                refined, seconds, cpu = timed_cpu(dec.refine)
                 row("b", f"  then refine() in the background → {refined.description.split(' (')[0]}",
-                    f"{seconds:7.2f} s")
+                    f"{seconds:7.2f} s (CPU {cpu:.1f} s)")
 
 
 # ---- (c) ----------------------------------------------------------------------------
@@ -156,11 +165,12 @@ def bench_classic_report() -> None:
             out.append(psnr(np.stack(planes, axis=-1), image))
         return out
 
-    a, t_once = timed(once)
-    b, t_each = timed(per_rank)
+    a, t_once, c_once = timed_cpu(once)
+    b, t_each, c_each = timed_cpu(per_rank)
     assert np.allclose(a, b, atol=1e-3)
-    row("c", f"six-rank report, {image.shape[1]}×{image.shape[0]} colour: decompose once",
-        f"{t_once:7.2f} s vs per-rank SVD {t_each:.2f} s: {t_each / t_once:.1f}× faster")
+    row("c", f"six-rank report, {image.shape[1]}×{image.shape[0]} colour: decompose once vs per-rank SVD",
+        f"{t_once:7.2f} s vs {t_each:.2f} s: {t_each / t_once:.1f}× faster "
+        f"(CPU {c_once:.1f} s vs {c_each:.1f} s: {c_each / c_once:.1f}×)")
 
 
 # ---- (d) ----------------------------------------------------------------------------
@@ -232,13 +242,14 @@ def bench_exact_and_randomized(full: bool) -> None:
     cases = [(8, 0.0), (8, 3.0)] + ([(24, 3.0)] if full else [])
     for mp, noise in cases:
         grey = photo(mp, grey=True, noise=noise)
-        fast, t_fast = timed(svd.decompose, grey, method="randomized", device="cpu")
-        exact, t_exact = timed(svd.decompose, grey, method="exact", device="cpu")
+        fast, t_fast, c_fast = timed_cpu(svd.decompose, grey, method="randomized", device="cpu")
+        exact, t_exact, c_exact = timed_cpu(svd.decompose, grey, method="exact", device="cpu")
         gaps = [exact.psnr_estimate(r) - fast.psnr_estimate(r) for r in range(1, fast.max_rank + 1)]
         worst = int(np.argmax(gaps)) + 1
         what = f"{mp} MP grey{' + noise σ=3/255' if noise else ''}"
         row("e", f"{what}: randomized top-{fast.max_rank} vs exact SVD",
-            f"{t_fast:5.2f} s vs {t_exact:.2f} s: {t_exact / t_fast:.1f}× faster")
+            f"{t_fast:5.2f} s vs {t_exact:.2f} s: {t_exact / t_fast:.1f}× faster "
+            f"(CPU {c_fast:.1f} s vs {c_exact:.1f} s)")
         row("e", f"{what}: PSNR shortfall, max over ranks 1–{fast.max_rank}",
             f"{max(gaps):.4f} dB at rank {worst} (estimated {fast.accuracy_db:.4f} dB)")
         del grey, fast, exact
@@ -281,7 +292,7 @@ def main() -> None:
     import torch
 
     only = set(args.only.split(","))
-    say(f"svdlens benchmarks on {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads); "
+    say(f"load average {os.getloadavg()[0]:.1f}; svdlens benchmarks on {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads); "
         f"photo: {PHOTO.name} enlarged with OpenCV INTER_CUBIC")
     start = time.perf_counter()
     if "a" in only:
