@@ -276,6 +276,8 @@ class Decomposition:
         where = "" if self.device == "cpu" else f" on {self.device}"
         if self.exact:
             return f"exact SVD{where}"
+        if self.method == "exact":
+            return f"exact SVD{where}, top {self.max_rank} ranks kept"
         first = "first pass: " if self.next_ranks > self.max_rank else ""
         return (f"{first}randomized top-{self.max_rank} SVD{where} "
                 f"(est. within {max(self.accuracy_db, 0.01):.2f} dB of exact)")
@@ -556,22 +558,22 @@ def _randomized_channel(a, served: int, oversample: int, steps: _Steps, generato
     del omega
     steps.step()
     history: list[np.ndarray] = []
-    iterations = 0
+    iterations, planned = 0, max(1, POWER_ITERATIONS)  # the estimate needs one iteration's history
     while True:
         rows, r_factor = torch.linalg.qr(a.T @ basis)  # the image seen through the column basis
         steps.step()
-        if iterations >= POWER_ITERATIONS:
+        if iterations >= planned:
             x, s, yh = torch.linalg.svd(r_factor)
             history.append(np.cumsum(s[:served].double().cpu().numpy() ** 2))
             shortfall = _shortfall_db(total, history)
             if shortfall <= ACCURACY_TARGET_DB or iterations >= MAX_POWER_ITERATIONS:
                 break
             steps.total += 2  # one more iteration
-        elif iterations == POWER_ITERATIONS - 1:
+        elif iterations == planned - 1:
             history.append(_captured(r_factor, served))
         basis, r_factor = torch.linalg.qr(a @ rows)  # … and through the row basis
         steps.step()
-        if iterations >= POWER_ITERATIONS - 1:
+        if iterations >= planned - 1:
             history.append(_captured(r_factor, served))
         iterations += 1
     u = (basis @ yh[:served].T).contiguous()
@@ -637,7 +639,8 @@ def decompose(
     torch = _torch()
     device = resolve_device(device)
     n_channels = 1 if image.ndim == 2 else 3
-    steps = _Steps(n_channels * (1 if method == "exact" else 2 + 2 * POWER_ITERATIONS), progress, should_cancel)
+    steps = _Steps(n_channels * (1 if method == "exact" else 2 + 2 * max(1, POWER_ITERATIONS)), progress,
+                   should_cancel)
     steps.check()
     generator = None
     if method == "randomized":

@@ -117,6 +117,7 @@ def test_bad_ranks_and_arguments_are_clear_errors(grey):
 def test_exact_with_max_rank_keeps_only_those_factors(grey):
     dec = svd.decompose(grey, method="exact", max_rank=12, device="cpu")
     assert dec.max_rank == 12 and not dec.exact and dec.channels[0].u.shape == (80, 12)
+    assert dec.description == "exact SVD, top 12 ranks kept"
     assert np.abs(dec.reconstruct(12) - _numpy_rank(grey, 12)).max() < 1e-5
     with pytest.raises(RankError, match="12"):
         dec.reconstruct(13)
