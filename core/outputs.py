@@ -50,17 +50,20 @@ def check_output(path: str | Path, *inputs: str | Path, allowed: tuple[str, ...]
     output_kind(path)
     if path.suffix.lower() not in allowed:
         raise OutputError(f"{display_path(path)}: this command writes {', '.join(allowed)} files, not {path.suffix}")
-    for given in inputs:
-        src = Path(given)
-        if _same_file(path, src) or path.resolve() == src.resolve():
-            raise OutputError(f"{display_path(path)}: refusing to write over the input {display_path(src)}")
-    if path.is_dir():
-        raise OutputError(f"{display_path(path)}: is a directory")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"{display_path(path)}: the folder {display_path(folder)} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"{display_path(path)}: the folder {display_path(folder)} is not writable")
+    try:
+        for given in inputs:
+            src = Path(given)
+            if _same_file(path, src) or path.resolve() == src.resolve():
+                raise OutputError(f"{display_path(path)}: refusing to write over the input {display_path(src)}")
+        if path.is_dir():
+            raise OutputError(f"{display_path(path)}: is a directory")
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise OutputError(f"{display_path(path)}: the folder {display_path(folder)} does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputError(f"{display_path(path)}: the folder {display_path(folder)} is not writable")
+    except OSError as exc:  # e.g. a file name too long for the file system, a symlink loop
+        raise OutputError(f"{display_path(path)}: cannot be written ({_describe(exc)})") from None
     return path
 
 

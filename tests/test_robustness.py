@@ -607,3 +607,22 @@ def test_fuzz_loading_ends_in_an_image_or_our_own_error(tmp_path, fuzz_seeds, ki
     assert px.ndim == 2 or px.shape[2] == 3
     assert np.isfinite(px).all() and px.min() >= 0 and px.max() <= 1
     assert src.bit_depth in (8, 16)
+
+
+def test_a_file_name_too_long_for_the_file_system(photo, tmp_path, capsys, monkeypatch):
+    import types
+
+    long_name = tmp_path / ("n" * 300 + ".png")  # NAME_MAX is 255 on common file systems
+    fake = types.ModuleType("tui.app")
+    fake.run_app = lambda path, **kwargs: 0
+    monkeypatch.setitem(sys.modules, "tui.app", fake)
+    listing = snapshot(tmp_path)
+    for argv, reason in ((["compress", photo, "--rank", "3", "-o", long_name], "cannot be written"),
+                         (["compress", long_name, "--rank", "3", "-o", tmp_path / "o.png"], "cannot read"),
+                         (["report", long_name], "cannot read"),
+                         (["decode", long_name.with_suffix(".svdz"), "-o", tmp_path / "o.png"], "cannot read"),
+                         ([long_name], "cannot read")):
+        code, out, err = run_cli(argv, capsys)
+        assert code == 2 and out == "", (argv[0], err)
+        assert "too long" in one_error_line(err, reason=reason).lower()
+    assert snapshot(tmp_path) == listing

@@ -435,18 +435,12 @@ def _decoded(data: bytes, channels: int):
 
 def _cmd_decode(argv: list[str]) -> int:
     args = _decode_parser().parse_args(argv)
-    from core.errors import ImageError
     from core.outputs import IMAGE_SUFFIXES, check_output, write_image
 
     out = check_output(args.output, args.input, allowed=IMAGE_SUFFIXES)
     svdz = _svdz_module(args.input)
     path = Path(args.input)
-    if path.is_dir():
-        raise ImageError(f"{path}: is a directory, not a .svdz file")
-    if not path.exists():
-        raise ImageError(f"{path}: no such file")
-    if not path.is_file():  # a FIFO would block the read
-        raise ImageError(f"{path}: not a regular file (a pipe, device or socket)")
+    _check_input(path, "a .svdz file")
     from core.imageio import DEFAULT_MAX_PIXELS
 
     decoded = svdz.read_svdz(path, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
@@ -456,6 +450,21 @@ def _cmd_decode(argv: list[str]) -> int:
     return 0
 
 
+def _check_input(path: Path, what: str) -> None:
+    """One line for an input that is a folder, absent, not a regular file, or not even a valid name."""
+    from core.errors import ImageError
+
+    try:
+        if path.is_dir():
+            raise ImageError(f"{path}: is a directory, not {what}")
+        if not path.exists():
+            raise ImageError(f"{path}: no such file")
+        if not path.is_file():  # a FIFO would block the read
+            raise ImageError(f"{path}: not a regular file (a pipe, device or socket)")
+    except OSError as exc:  # e.g. a file name too long for the file system
+        raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
 def _cmd_app(argv: list[str]) -> int:
     args = _app_parser().parse_args(argv)
     from core.errors import ImageError
@@ -463,12 +472,7 @@ def _cmd_app(argv: list[str]) -> int:
     path = None
     if args.image is not None:
         path = Path(args.image)
-        if path.is_dir():
-            raise ImageError(f"{path}: is a directory, not an image")
-        if not path.exists():
-            raise ImageError(f"{path}: no such file")
-        if not path.is_file():
-            raise ImageError(f"{path}: not a regular file (a pipe, device or socket)")
+        _check_input(path, "an image")
         if not os.access(path, os.R_OK):
             raise ImageError(f"{path}: permission denied (the file cannot be read)")
     from tui.app import run_app
