@@ -7,6 +7,9 @@ exit cleanly, and leave no svdlens worker thread running.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -180,3 +183,86 @@ async def test_quit_while_measuring_and_saving(tmp_path):
     # The save either finished or never started: never a partial file or a temporary.
     leftovers = sorted(p.name for p in tmp_path.iterdir())
     assert leftovers in (["p.png"], ["out.svdz", "p.png"])
+
+
+async def save_as(pilot, path: Path) -> None:
+    await pilot.press("f3")
+    assert isinstance(pilot.app.screen, PathScreen)
+    pilot.app.screen.query_one("#path-input").value = str(path)
+    await pilot.press("enter")
+
+
+async def test_saving_where_it_must_not_is_refused_and_the_app_goes_on(tmp_path):
+    source = photo(tmp_path / "p.png", 64, 48)
+    before = hashlib.sha256(source.read_bytes()).hexdigest()
+    (tmp_path / "link.png").symlink_to(source)
+    os.link(source, tmp_path / "hard.png")
+    (tmp_path / "sub" / "dir.png").mkdir(parents=True)
+    app = make_app(source)
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await settle(pilot)
+        refusals = [(source, "refusing to write over the input"), (tmp_path / "link.png", "refusing"),
+                    (tmp_path / "hard.png", "refusing"), (tmp_path / "sub" / ".." / "p.png", "refusing"),
+                    (tmp_path / "o.bmp", "unknown output type"), (source / "o.png", "does not exist"),
+                    (tmp_path / "sub" / "dir.png", "is a directory"), (tmp_path / ("n" * 300 + ".png"), "too long")]
+        for i, (target, reason) in enumerate(refusals):
+            app.last_error = None
+            if i < 2:
+                await save_as(pilot, target)  # as a person does; the rest straight to what Enter calls
+            else:
+                app._save_chosen(target)
+            await wait_for(pilot, lambda: app.last_error is not None)
+            assert reason in app.last_error, (target, app.last_error)
+            assert any(reason in n.message for n in app._notifications)
+        await save_as(pilot, tmp_path / "sub" / "fine.svdz")  # and a good save still works
+        await wait_for(pilot, lambda: (tmp_path / "sub" / "fine.svdz").exists())
+        await pilot.press("ctrl+q")
+    assert hashlib.sha256(source.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hard.png", "link.png", "p.png", "sub"]
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["dir.png", "fine.svdz"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None, reason="mounting a tmpfs needs root")
+async def test_saving_to_a_full_disk_leaves_nothing_behind(tmp_path):
+    full = tmp_path / "full"
+    full.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        (full / "filler").write_bytes(b"\0" * (48 * 1024))
+        app = make_app(photo(tmp_path / "p.png", 300, 200))
+        async with app.run_test(size=(160, 50), notifications=True) as pilot:
+            await settle(pilot)
+            await save_as(pilot, full / "big.png")
+            await wait_for(pilot, lambda: app.last_error is not None, timeout=30)
+            assert "disk is full" in app.last_error and "big.png" in app.last_error
+            await pilot.press("ctrl+q")
+        assert sorted(p.name for p in full.iterdir()) == ["filler"]  # no partial file, no temporary
+        assert wait_for_no_threads(app) == []
+    finally:
+        subprocess.run(["umount", "-l", str(full)])
+
+
+async def test_hostile_svdz_files_in_the_app(tmp_path):
+    from core import svdz
+    from core.svd import decompose
+    from core.imageio import read_image
+    from tests.hostile import build_svdz_corpus
+
+    source = photo(tmp_path / "p.png", 40, 30)
+    good = svdz.encode(decompose(read_image(source).pixels), 5)
+    cases = build_svdz_corpus(tmp_path / "svdz", good)
+    app = make_app(source)
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await settle(pilot)
+        for case in cases:
+            app.last_error = None
+            app.open_image(case.path)
+            await settle(pilot)
+            if case.expect == "ok":
+                assert app.loaded.source.path == case.path and app.loaded.source.format == "SVDZ"
+            else:
+                assert app.last_error and display_path(case.path) in app.last_error, case.name
+                assert app.loaded.source.path != case.path
+        await pilot.press("ctrl+q")
+    assert wait_for_no_threads(app) == []
