@@ -213,7 +213,7 @@ async def test_saving_where_it_must_not_is_refused_and_the_app_goes_on(tmp_path)
                 app._save_chosen(target)
             await wait_for(pilot, lambda: app.last_error is not None)
             assert reason in app.last_error, (target, app.last_error)
-            assert any(reason in n.message for n in app._notifications)
+            await wait_for(pilot, lambda: any(reason in n.message for n in app._notifications))
         await save_as(pilot, tmp_path / "sub" / "fine.svdz")  # and a good save still works
         await wait_for(pilot, lambda: (tmp_path / "sub" / "fine.svdz").exists())
         await pilot.press("ctrl+q")
