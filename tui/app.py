@@ -332,6 +332,8 @@ class SvdlensApp(App[int]):
         bar.display = True
         self.add_class("-busy")
         self._set_status(f"opening {Path(path).name}…")
+        if self.loaded is None:
+            self.query_one(PreviewPane).clear(f"opening {Path(path).name}…")
         self._decompose_worker(Path(path), mode, self._load_generation)
 
     @staticmethod
