@@ -297,9 +297,8 @@ class SvdlensApp(App[int]):
 
     def on_mount(self) -> None:
         self.query_one(ProgressBar).display = False
-        rank_field = self.query_one(RankInput)
-        rank_field.value = str(self.rank)
-        rank_field.focus()
+        self._sync_input()
+        self.query_one(RankInput).focus()
         self._set_status("loading…")
         self.open_image(self.image_path)
 
@@ -611,7 +610,8 @@ class SvdlensApp(App[int]):
             self._set_status(str(exc), error=True)
             return
         if request.kind == "rank" and int(request.value) == self.rank:
-            self._set_status(self._rank_summary() if self.loaded else "")
+            if self.loaded is not None:
+                self._set_status(self._rank_summary())
         else:
             self._set_status(f"{request.describe()}: Enter applies")
 
