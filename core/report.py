@@ -10,7 +10,7 @@ are left out rather than estimated otherwise.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -171,8 +171,14 @@ def build_report(
     ranks = list(ranks)
     rows = []
     notes = []
+    measured: dict[int, RankRow] = {}  # ranks clamped to the same value are measured once
     for i, requested in enumerate(ranks):
-        row = rank_row(src, dec, requested, chroma_rank=chroma_rank)
+        rank, clamped = clamp_rank(dec, requested)
+        if rank in measured:
+            row = replace(measured[rank], requested_rank=int(requested), clamped=clamped,
+                          extra=dict(measured[rank].extra))
+        else:
+            row = measured[rank] = rank_row(src, dec, requested, chroma_rank=chroma_rank)
         if row.clamped:
             limit = "min(H, W)" if dec.max_rank == dec.full_rank else "the largest rank computed"
             notes.append(f"rank {requested} is above {limit} = {dec.max_rank} for this {dec.width}×{dec.height} "

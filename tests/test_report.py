@@ -47,6 +47,8 @@ def test_classic_table_matches_numpy(photo_png, photo_rgb, mode):
     original = photo_rgb if mode == "colour" else to_integer(src.pixels)
     _check_rows_against_numpy(report, original)
     assert report.rows[0].psnr_db == float("inf") and report.rows[0].ssim == pytest.approx(1.0)
+    # rows clamped to the same rank carry the same numbers, each with its own requested rank
+    assert report.rows[1].to_json() == {**report.rows[0].to_json(), "requested_rank": 250}
 
 
 def test_sizes_are_real_bytes(photo_png):
