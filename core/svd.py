@@ -46,7 +46,12 @@ RANDOMIZED_MIN_SIDE = 1500
 RANDOMIZED_MIN_PIXELS = 3_000_000
 # decompose(quick=True) first serves this many ranks of a large image from a small,
 # fast sketch; refine() then gives the top SERVED_RANKS, then the exact SVD.
-QUICK_RANKS = 100
+# A first pass is shown for seconds at most: a smaller sketch, one power iteration
+# (more only if its estimated shortfall exceeds QUICK_ACCURACY_DB).
+QUICK_RANKS = 60
+QUICK_OVERSAMPLE = 40
+QUICK_POWER_ITERATIONS = 1
+QUICK_ACCURACY_DB = 0.25
 # Extra columns beyond the served ranks: with 100 the served ranks of 8–24 MP photos
 # stay within a few hundredths of a dB of the exact SVD (README, speed section).
 OVERSAMPLE = 100
@@ -538,7 +543,8 @@ def _shortfall_db(total: float, history: list[np.ndarray]) -> float:
     return float(np.max(10.0 * np.log10(residual / np.maximum(residual - gap, noise))))
 
 
-def _randomized_channel(a, served: int, oversample: int, steps: _Steps, generator) -> tuple:
+def _randomized_channel(a, served: int, oversample: int, steps: _Steps, generator, power_iterations: int,
+                        target_db: float) -> tuple:
     """Top-`served` SVD of a by a randomized range finder with power iterations.
 
     Halko, Martinsson & Tropp (2011), algorithm 4.4 (QR between every product, for
@@ -558,7 +564,7 @@ def _randomized_channel(a, served: int, oversample: int, steps: _Steps, generato
     del omega
     steps.step()
     history: list[np.ndarray] = []
-    iterations, planned = 0, max(1, POWER_ITERATIONS)  # the estimate needs one iteration's history
+    iterations, planned = 0, max(1, power_iterations)  # the estimate needs one iteration's history
     while True:
         rows, r_factor = torch.linalg.qr(a.T @ basis)  # the image seen through the column basis
         steps.step()
@@ -566,7 +572,7 @@ def _randomized_channel(a, served: int, oversample: int, steps: _Steps, generato
             x, s, yh = torch.linalg.svd(r_factor)
             history.append(np.cumsum(s[:served].double().cpu().numpy() ** 2))
             shortfall = _shortfall_db(total, history)
-            if shortfall <= ACCURACY_TARGET_DB or iterations >= MAX_POWER_ITERATIONS:
+            if shortfall <= target_db or iterations >= MAX_POWER_ITERATIONS:
                 break
             steps.total += 2  # one more iteration
         elif iterations == planned - 1:
@@ -601,8 +607,9 @@ def decompose(
     (RANDOMIZED_MIN_SIDE, RANDOMIZED_MIN_PIXELS). With "exact", max_rank keeps only
     that many factors. device: "auto" (CUDA when torch sees it), "cpu" or "cuda".
     quick=True (for an interactive first view): where auto picks randomized and no
-    max_rank is given, serve only QUICK_RANKS from a much cheaper sketch; refine()
-    then computes the top SERVED_RANKS, and refining that gives the exact SVD.
+    max_rank is given, serve only QUICK_RANKS from a much cheaper sketch (looser
+    accuracy target, recorded as usual); refine() then computes the top
+    SERVED_RANKS, and refining that gives the exact SVD.
     progress(done, total) counts channels (exact) or products with the image
     (randomized); should_cancel() is checked between them and raises Cancelled.
     """
@@ -633,14 +640,14 @@ def decompose(
         method = "randomized" if large else "exact"
     if method == "randomized" and served + OVERSAMPLE >= 0.8 * full:
         method = "exact"  # the sketch would be nearly the whole matrix: exact is as cheap and exact
-    next_ranks = 0
+    next_ranks, oversample, iterations, target_db = 0, OVERSAMPLE, POWER_ITERATIONS, ACCURACY_TARGET_DB
     if quick and method == "randomized" and max_rank is None and QUICK_RANKS < served:
         served, next_ranks = QUICK_RANKS, served
+        oversample, iterations, target_db = QUICK_OVERSAMPLE, QUICK_POWER_ITERATIONS, QUICK_ACCURACY_DB
     torch = _torch()
     device = resolve_device(device)
     n_channels = 1 if image.ndim == 2 else 3
-    steps = _Steps(n_channels * (1 if method == "exact" else 2 + 2 * max(1, POWER_ITERATIONS)), progress,
-                   should_cancel)
+    steps = _Steps(n_channels * (1 if method == "exact" else 2 + 2 * max(1, iterations)), progress, should_cancel)
     steps.check()
     generator = None
     if method == "randomized":
@@ -657,7 +664,8 @@ def decompose(
             del u, vh
             steps.step()
         else:
-            u, s, v, total, shortfall, kept = _randomized_channel(a, served, OVERSAMPLE, steps, generator)
+            u, s, v, total, shortfall, kept = _randomized_channel(a, served, oversample, steps, generator, iterations,
+                                                                  target_db)
             factors = ChannelFactors(u=u, s=s, v=v, total_energy=total)
             shortfalls.append(shortfall)
             captured += kept

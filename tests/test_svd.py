@@ -248,6 +248,7 @@ def test_quick_first_pass_refines_to_the_served_ranks_then_exact(colour, monkeyp
     monkeypatch.setattr(svd, "RANDOMIZED_MIN_PIXELS", 1000)
     monkeypatch.setattr(svd, "SERVED_RANKS", 30)
     monkeypatch.setattr(svd, "QUICK_RANKS", 8)
+    monkeypatch.setattr(svd, "QUICK_OVERSAMPLE", 6)
     monkeypatch.setattr(svd, "OVERSAMPLE", 6)
     first = svd.decompose(colour, device="cpu", quick=True)
     assert first.max_rank == 8 and first.description.startswith("first pass: randomized top-8")
