@@ -6,6 +6,7 @@ from curves a worker prepared.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass
@@ -392,8 +393,19 @@ class SizesTable(Static):
 # ---------------------------------------------------------------------------------------------
 
 
+def column_starts(n: int, cols: int) -> list[int]:
+    """First rank index (0-based) of each of cols columns that share n ranks (n ≥ cols)."""
+    return [(j * n) // cols for j in range(cols)]
+
+
+def marker_column(rank: int, n: int, cols: int) -> int:
+    """The column whose ranks include rank (1-based): the same split as the bars."""
+    return max(0, bisect.bisect_right(column_starts(n, cols), rank - 1) - 1)
+
+
 class SpectrumPlot(Vertical):
-    """log10 σ (largest channel) as a Sparkline, one bar per column, with a marker line under it."""
+    """log10 of the singular values (√Σσ² over channels, per rank) as a Sparkline with one bar per
+    column (the largest of the ranks it covers), and a marker line under it at the current rank."""
 
     DEFAULT_CSS = """
     SpectrumPlot { height: auto; }
@@ -432,9 +444,7 @@ class SpectrumPlot(Vertical):
         return max(1, min(self._width(), len(self.log_sigma)))
 
     def _column_of(self, rank: int) -> int:
-        n, cols = len(self.log_sigma), self._columns()
-        # Column j holds ranks in [j·n/cols, (j+1)·n/cols): the same split as the bars below.
-        return min(cols - 1, max(0, ((rank - 1) * cols) // max(1, n)))
+        return marker_column(rank, len(self.log_sigma), self._columns())
 
     def _redraw(self) -> None:
         if not self.is_mounted:
@@ -445,8 +455,8 @@ class SpectrumPlot(Vertical):
             bars.data = []
         else:
             # One value per column (max of its ranks), so the Sparkline maps data to columns 1:1.
-            bars.data = [max(self.log_sigma[(j * n) // cols: max((j * n) // cols + 1, ((j + 1) * n) // cols)])
-                         for j in range(cols)]
+            starts = column_starts(n, cols) + [n]
+            bars.data = [max(self.log_sigma[starts[j]: starts[j + 1]]) for j in range(cols)]
             bars.styles.width = cols
         self._redraw_marker()
 

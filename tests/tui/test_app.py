@@ -203,6 +203,16 @@ async def test_byte_budget_target(photo_dir):
         assert app.rank == rank and app.query_one("#rank-status").has_class("-error")
 
 
+def test_marker_column_is_the_bar_that_holds_the_rank():
+    from tui.widgets import column_starts, marker_column
+
+    for n, cols in ((5, 3), (512, 49), (400, 78), (7, 7), (1000, 33)):
+        starts = column_starts(n, cols) + [n]
+        for rank in range(1, n + 1):
+            col = marker_column(rank, n, cols)
+            assert starts[col] <= rank - 1 < starts[col + 1], (n, cols, rank)
+
+
 def test_parse_rank_request():
     assert parse_rank_request(" 50 ").kind == "rank"
     assert parse_rank_request("99%").value == pytest.approx(0.99)
