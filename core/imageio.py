@@ -272,11 +272,17 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
 @contextmanager
 def _decoder_messages(said: list[str], capture: bool):
     """Collect what C decoders print on fd 2 while decoding (when asked), as lines in `said`."""
-    if not capture:
+    saved = -1
+    if capture:
+        try:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no fd 2 to redirect (closed stderr): nothing to capture either
+            saved = -1
+    if saved < 0:
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:

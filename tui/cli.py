@@ -36,7 +36,8 @@ def _printable(text: str) -> str:
 
 
 def _say(message: str) -> None:
-    print(f"{PROG}: {_printable(message)}", file=sys.stderr)
+    if sys.stderr is not None:  # None when started with stderr closed (2>&-)
+        print(f"{PROG}: {_printable(message)}", file=sys.stderr)
 
 
 # ---- argument parsing -----------------------------------------------------
@@ -172,7 +173,7 @@ class _Progress:
 
     def __init__(self) -> None:
         self._progress = None
-        if sys.stderr.isatty():
+        if sys.stderr is not None and sys.stderr.isatty():
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
