@@ -532,6 +532,8 @@ def _shortfall_db(total: float, history: list[np.ndarray]) -> float:
     then doubled: column and row half-steps do not shrink the gap at one rate, and
     on a noisy photo the plain extrapolation came out ~30% low against the exact SVD.
     """
+    if total <= 0:
+        return 0.0  # an all-black channel: nothing to fall short of
     a, b, c = history[-3:]
     d1 = np.maximum(b - a, 0.0)
     d2 = np.maximum(c - b, 0.0)
