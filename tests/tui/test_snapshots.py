@@ -6,7 +6,7 @@ Update after an intended change with:
 
 from __future__ import annotations
 
-from apphelp import make_app, no_blink, settle
+from apphelp import make_app, no_blink, settle, wait_for
 
 
 def _at_rank(text: str):
@@ -52,8 +52,10 @@ def test_error_map_view(snap_compare, photo_dir, monkeypatch):
 def test_file_picker_focused(snap_compare, photo_dir):
     async def run_before(pilot) -> None:
         await _at_rank("")(pilot)
-        pilot.app.query_one("#picker").focus()
+        picker = pilot.app.query_one("#picker")
+        await wait_for(pilot, lambda: len(picker.root.children) == 3)
+        picker.focus()
         await pilot.press("down", "down")
-        await pilot.pause(0.2)
+        await settle(pilot)
 
     assert snap_compare(make_app(photo_dir / "a_small.png"), terminal_size=(160, 50), run_before=run_before)
