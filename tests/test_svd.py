@@ -261,6 +261,16 @@ def test_quick_first_pass_refines_to_the_served_ranks_then_exact(colour, monkeyp
     assert svd.decompose(colour, device="cpu", quick=True, max_rank=20).max_rank == 20
 
 
+def test_flat_images_decompose_cleanly():
+    black = np.zeros((120, 160, 3), dtype=np.float32)
+    dec = svd.decompose(black, method="randomized", max_rank=10, device="cpu")
+    assert dec.accuracy_db == 0.0 and "nan" not in dec.description
+    assert dec.psnr_estimate(3) == float("inf") and not dec.reconstruct(3).any()
+    grey = np.full((120, 160), 0.5, dtype=np.float32)
+    dec = svd.decompose(grey, method="randomized", max_rank=10, device="cpu")
+    assert np.abs(dec.reconstruct(1) - grey).max() < 1e-4 and np.abs(dec.reconstruct(10) - grey).max() < 1e-3
+
+
 def test_progress_and_cancellation(large_grey, colour):
     calls = []
     svd.decompose(colour, method="randomized", max_rank=10, device="cpu", progress=lambda d, t: calls.append((d, t)))
