@@ -123,6 +123,11 @@ def build_corpus(folder: Path) -> list[Case]:
     add("one column.jpg", _cv(".jpg", rgb[:, :1]), "ok", shape=(h, 1, 3))
     add("grey 16-bit.png", _cv(".png", grey.astype(np.uint16) * 257 + 3), "ok", shape=(h, w), bit_depth=16)
     add("rgb 16-bit.png", _cv(".png", rgb.astype(np.uint16) * 257), "ok", shape=(h, w, 3), bit_depth=16)
+    alpha16 = np.linspace(0, 65535, w).astype(np.uint16)[None, :].repeat(h, 0)
+    add("rgba 16-bit.png", _cv(".png", np.dstack([rgb[..., ::-1].astype(np.uint16) * 257, alpha16])), "ok",
+        note="composited", shape=(h, w, 3), bit_depth=16)
+    add("float.tiff", _cv(".tiff", rgb.astype(np.float32) / 255), "bad", reason="not supported")
+    add("uint32.tiff", _cv(".tiff", rgb.astype(np.uint32) * 65536), "bad", reason="not supported")
     alpha = np.linspace(0, 255, w, dtype=np.uint8)[None, :].repeat(h, 0)
     add("grey alpha.png", _pil(Image.fromarray(np.dstack([grey, alpha]), "LA"), "PNG"), "ok", note="composited",
         shape=(h, w))

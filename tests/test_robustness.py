@@ -101,6 +101,9 @@ def _reference_integers(path: Path) -> np.ndarray:
 
     ints = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
     if ints is not None and ints.dtype == np.uint16:  # Pillow reads 16-bit RGB as 8-bit: OpenCV's samples
+        if ints.ndim == 3 and ints.shape[2] == 4:  # on white: c·a + 65535·(1 − a), rounded
+            a = ints[..., 3:].astype(np.float64) / 65535
+            ints = np.rint(ints[..., :3] * a + 65535 * (1 - a)).astype(np.uint16)
         return (ints if ints.ndim == 2 else ints[..., ::-1]).astype(np.int64)
     with Image.open(path) as im:
         im.seek(0)
@@ -150,7 +153,9 @@ def test_every_corpus_file_loads_correctly_or_gets_one_clear_line(corpus, mode, 
             if got.ndim == 2 and ref.ndim == 3:
                 got = np.repeat(got[..., None], 3, axis=2)
             lossy = case.path.suffix.lower() in (".jpg", ".webp")  # decoders may differ by a level
-            if got.shape != ref.shape or np.abs(got - ref).max() > (1 if lossy else 0):
+            # 16-bit compositing is done in float32: a sample on a rounding edge may land one level off.
+            tolerance = 1 if lossy or (src.bit_depth == 16 and case.note == "composited") else 0
+            if got.shape != ref.shape or np.abs(got - ref).max() > tolerance:
                 problems.append(f"{case.name!r}: pixels differ from Pillow's reading of the file")
     assert not problems, "\n".join(problems)
     assert capfd.readouterr().err == ""  # decoders print nothing where the app draws
