@@ -358,9 +358,10 @@ class SvdlensApp(App[int]):
             from core.svd import decompose
 
             def progress(done: int, total: int) -> None:
-                self.post_message(LoadProgress(generation, f"decomposing: step {done} of {total}", done, total))
+                self.post_message(LoadProgress(generation, f"decomposing: {100 * done // max(total, 1)} %", done, total))
 
-            dec = decompose(source.pixels, device=self.device, progress=progress,
+            # quick: a large photo first serves its small ranks from a small sketch; refine() does the rest.
+            dec = decompose(source.pixels, device=self.device, progress=progress, quick=True,
                             should_cancel=lambda: worker.is_cancelled)
             self.post_message(LoadDone(generation, Loaded(source, mode, dec, *_curves(dec))))
         except Cancelled:
