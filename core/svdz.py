@@ -73,7 +73,7 @@ _BOMB_RATIO = 64
 class SvdzImage:
     """A decoded .svdz: the pixels and what the file says about them."""
 
-    pixels: np.ndarray = field(repr=False)  # float32 in [0, 1], H×W (grey) or H×W×3 RGB
+    pixels: np.ndarray = field(repr=False)  # float32 in [0, 1] on the bit depth's grid, H×W or H×W×3 RGB
     bit_depth: int
     ranks: tuple[int, ...]
     colour_space: str
@@ -484,6 +484,10 @@ def decode(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> SvdzImage:
         raise ContainerError(f"damaged .svdz file ({reason})") from None
     pixels = _reconstruct(q)
     _expect(bool(np.isfinite(pixels).all()), "the factors decode to non-finite pixels")
+    # Rounded to the file's bit depth: the image `decode -o` writes, so every PSNR quoted for a
+    # .svdz (rank search, report, compress) measures the same pixels.
+    top = np.float32(2**bit_depth - 1)
+    pixels = to_integer(pixels, bit_depth).astype(np.float32) / top
     singular_values, start = [], 0
     for r in q.ranks:
         singular_values.append(q.s[start:start + r].astype(np.float64))
