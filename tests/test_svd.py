@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
+import skimage.data
 
 from core import svd
 from core.errors import Cancelled, RankError, SvdlensError
 from core.imageio import load_image
 
-IMAGES = "/work/shared/images/"
+# The same public-domain/CC0 photos as ../shared/images, from the copy scikit-image (a test
+# dependency) ships, so the tests run wherever the repository is cloned.
+IMAGES = str(Path(skimage.data.__file__).parent) + "/"
 
 
 def _photo(name: str, width: int, grey: bool = False) -> np.ndarray:
