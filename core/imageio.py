@@ -46,6 +46,7 @@ class SourceImage:
     notes: tuple[str, ...] = ()  # e.g. "transparent pixels composited on white"
     mode: str = "colour"  # the mode asked for: "grey" or "colour"
     format: str = ""  # e.g. "PNG", "JPEG", "SVDZ" ("" when unknown)
+    stored_ranks: tuple[int, ...] = ()  # for a .svdz: the rank of each channel the file keeps
 
     @property
     def height(self) -> int:
@@ -201,7 +202,7 @@ def _read_svdz(path: Path, data: bytes, mode: str, max_pixels: int) -> SourceIma
         pixels = _scale(cv2.cvtColor(np.ascontiguousarray(ints[..., ::-1]), cv2.COLOR_BGR2GRAY))
         notes.append("converted to grey (BT.601 luma)")
     return SourceImage(path=path, pixels=np.ascontiguousarray(pixels), bit_depth=bit_depth, file_bytes=len(data),
-                       notes=tuple(notes), mode=mode, format="SVDZ")
+                       notes=tuple(notes), mode=mode, format="SVDZ", stored_ranks=tuple(decoded.ranks))
 
 
 def _scale(ints: np.ndarray) -> np.ndarray:

@@ -427,6 +427,9 @@ class SvdlensApp(App[int]):
             for note in src.notes:
                 self.notify(f"{src.path.name}: {note}", timeout=5)
         self.query_one(SpectrumPlot).set_curve(loaded.log_sigma, list(loaded.energy))
+        if src.stored_ranks and not refined:
+            # A .svdz opens at the rank it was saved with: above it the image has nothing more to give.
+            self.rank = self._requested_rank = max(src.stored_ranks)
         # A rank clamped to what the randomized factors served is restored once the exact SVD serves it.
         self._apply_rank(max(self.rank, self._requested_rank) if refined else self.rank, quiet_clamp=refined)
         if not loaded.dec.exact and hasattr(loaded.dec, "refine"):

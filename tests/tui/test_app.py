@@ -724,3 +724,20 @@ async def test_max_pixels_option_refuses_larger_images(photo_dir):
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot)
         assert app.loaded is None and "max-pixels" in app.last_error
+
+
+async def test_svdz_opens_at_its_saved_rank(photo_dir):
+    from core.imageio import load_image
+    from core.svd import decompose
+    from core.svdz import encode
+
+    pixels = load_image(photo_dir / "a_small.png")
+    path = photo_dir / "a_small-rank9.svdz"
+    path.write_bytes(encode(decompose(pixels), 9))
+    app = make_app(path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        assert app.rank == 9 and app.query_one(RankInput).value == "9"
+        assert "decoded from .svdz (ranks 9, 9, 9, rgb)" in app.sub_title
+        # the decoded pixels hold little beyond rank 9 (only rounding and quantisation noise)
+        assert app.loaded.source.format == "SVDZ" and app.loaded.dec.psnr_estimate(9) > 40
