@@ -446,3 +446,27 @@ def test_damaged_jpeg_is_reported_as_a_note_in_a_subprocess(tmp_path, photo_rgb)
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"svdlens: note: {path}: the JPEG decoder warned: Corrupt JPEG")
     assert "extraneous bytes before marker 0xd9" in lines[0]
+
+
+def test_ctrl_c_interrupts_a_running_decomposition_at_once():
+    """A LAPACK call cannot be interrupted, so the SVD runs off the main thread: ctrl-c acts at once and
+    asks the computation to stop."""
+    import _thread
+    import threading
+    import time
+
+    from tui.cli import _interruptible
+
+    seen = {}
+
+    def slow_svd(cancelled):
+        seen["stopped"] = cancelled.wait(10)  # a long computation that checks for cancellation
+        return "finished"
+
+    threading.Timer(0.2, _thread.interrupt_main).start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        _interruptible(slow_svd)
+    assert time.monotonic() - start < 2
+    time.sleep(0.1)
+    assert seen["stopped"] is True

@@ -208,6 +208,33 @@ def _load(path: str, grey: bool, max_pixels: int | None):
                       capture_decoder_messages=True)
 
 
+def _interruptible(compute):
+    """Run compute(cancelled_event) in a thread so ctrl-c acts at once: a LAPACK call cannot be
+    interrupted, and the main thread only sees KeyboardInterrupt between bytecodes."""
+    import threading
+
+    cancelled = threading.Event()
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = compute(cancelled)
+        except BaseException as exc:  # handed to the main thread, which reports it
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="svdlens-decompose", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+    except KeyboardInterrupt:
+        cancelled.set()  # the daemon thread stops at its next check, or dies with the process
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def _decompose(src, ycbcr: bool, device: str, progress: _Progress, *, fast: bool = False,
                max_rank: int | None = None):
     from core.svd import decompose
@@ -218,8 +245,9 @@ def _decompose(src, ycbcr: bool, device: str, progress: _Progress, *, fast: bool
     method, wanted = ("auto", max_rank) if fast else ("exact", None)
     if wanted is not None:
         wanted = min(wanted, min(src.height, src.width))
-    dec = decompose(src.pixels, colour_space="ycbcr" if ycbcr and src.channels == 3 else None, device=device,
-                    method=method, max_rank=wanted, progress=progress.callback("decomposing"))
+    dec = _interruptible(lambda cancelled: decompose(
+        src.pixels, colour_space="ycbcr" if ycbcr and src.channels == 3 else None, device=device, method=method,
+        max_rank=wanted, progress=progress.callback("decomposing"), should_cancel=cancelled.is_set))
     if not dec.exact:
         accuracy = getattr(dec, "accuracy_db", None)
         within = f", estimated within {max(accuracy, 0.01):.2f} dB of exact" if accuracy is not None else ""
