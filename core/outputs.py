@@ -16,8 +16,23 @@ from .imageio import display_path, to_integer
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 CONTAINER_SUFFIX = ".svdz"
 OUTPUT_SUFFIXES = IMAGE_SUFFIXES + (CONTAINER_SUFFIX,)
-_UMASK = os.umask(0o022)  # read once at import (os.umask can only be read by setting it)
-os.umask(_UMASK)
+
+
+def _current_umask() -> int:
+    """The process umask, read from /proc where possible: os.umask can only be read by setting it,
+    which for a moment changes it for every thread (the app imports this module from a worker)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
 JPEG_QUALITY = 95
 PNG_COMPRESSION = 6  # zlib's default level: the size a person gets from most tools
 

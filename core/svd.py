@@ -30,6 +30,11 @@ import numpy as np
 from .colour import _OFFSET, _RGB_TO_YCBCR, _YCBCR_TO_RGB, ycbcr_to_rgb
 from .errors import Cancelled, RankError, SvdlensError
 
+# torch.from_numpy warns on read-only arrays; the factors' views of the image are only ever read.
+# One process-wide filter: warnings.catch_warnings() is not thread-safe, and previews, measuring
+# and refining run in different threads.
+warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+
 Rank = int | Sequence[int]
 Region = tuple[int, int, int, int]  # left, top, right, bottom in image pixels
 
@@ -75,9 +80,7 @@ def _torch():
 
 def _tensor(array: np.ndarray):
     """A torch view of a numpy array, without copying (read-only arrays are only read)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        return _torch().from_numpy(array)
+    return _torch().from_numpy(array)
 
 
 def resolve_device(device: str = "auto") -> str:
