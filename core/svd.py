@@ -339,8 +339,8 @@ class Decomposition:
     def psnr_estimate(self, rank: Rank) -> float:
         """PSNR (dB) of the unclipped reconstruction, from the singular values alone.
 
-        Exact for grey and RGB (an orthonormal-free identity); for YCbCr the error is
-        measured in YCbCr and is only an estimate of the RGB error.
+        Exact before clipping for grey and RGB, since ‖A − A_r‖²_F = Σ_{i>r} σᵢ²; for YCbCr the
+        error is measured in YCbCr and is only an estimate of the RGB error.
         """
         mse = self.residual_energy(rank).sum() / self.image.size
         return float("inf") if mse <= 0 else float(10 * np.log10(1.0 / mse))
