@@ -91,7 +91,8 @@ def image_info(src: SourceImage, dec: Decomposition) -> dict:
         "raw_bytes": src.raw_bytes,
         "full_rank": dec.full_rank,
         "max_rank": dec.max_rank,
-        "decomposition": "exact" if dec.exact else "randomized",
+        "decomposition": dec.method,  # "exact" or "randomized"
+        "truncated": dec.max_rank < dec.full_rank,  # only the top max_rank ranks were computed
         "notes": list(src.notes),
     }
 

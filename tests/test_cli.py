@@ -348,6 +348,7 @@ def test_fast_report_says_it_is_randomized_and_stays_close(photo_png, photo_rgb,
 
     monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_SIDE", 1)  # make the small photo count as large
     monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_PIXELS", 1)
+    monkeypatch.setattr(core.svd, "OVERSAMPLE", 10)  # else the sketch is most of a 96-pixel side: exact
     code, out, err = _run(["report", photo_png, "--fast", "--json", "--ranks", "30,10"], capsys)
     assert code == 0
     data = json.loads(out)
@@ -356,6 +357,19 @@ def test_fast_report_says_it_is_randomized_and_stays_close(photo_png, photo_rgb,
         assert row["psnr_db"] == pytest.approx(classic_procedure(photo_rgb, row["rank"])["psnr_db"], abs=0.1)
     code, out, err = _run(["report", photo_png, "--json", "--ranks", "30"], capsys)
     assert json.loads(out)["image"]["decomposition"] == "exact" and "randomized" not in err
+
+
+def test_fast_report_on_a_small_image_is_exact_but_truncated_and_says_so(tmp_path, capsys):
+    # 40×30 is below the randomized threshold: --fast gives the exact SVD of the top ranks only.
+    rng = np.random.default_rng(3)
+    path = write_png(tmp_path / "small.png", rng.integers(0, 256, (30, 40, 3), dtype=np.uint8))
+    code, out, err = _run(["report", path, "--fast", "--json", "--ranks", "5"], capsys)
+    assert code == 0
+    info = json.loads(out)["image"]
+    assert info["decomposition"] == "exact" and info["truncated"] is True and info["max_rank"] == 5
+    assert "randomized" not in err and "exact SVD, top 5 ranks kept" in err
+    code, out, err = _run(["report", path, "--fast", "--ranks", "5"], capsys)
+    assert "exact SVD, truncated" in out and "randomized" not in out
 
 
 def test_app_gets_a_raised_pixel_limit(photo_png, monkeypatch):

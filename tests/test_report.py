@@ -96,7 +96,8 @@ def test_json_shape_and_info(photo_png):
     data = build_report(src, dec, [500, 7]).to_json()
     info = data["image"]
     assert info["path"] == str(photo_png) and (info["width"], info["height"], info["channels"]) == (128, 96, 3)
-    assert info["decomposition"] == "exact" and info["bit_depth"] == 8 and info["file_bytes"] > 0
+    assert info["decomposition"] == "exact" and info["truncated"] is False
+    assert info["bit_depth"] == 8 and info["file_bytes"] > 0
     first, second = data["rows"]
     assert first["clamped"] is True and first["rank"] == 96 and first["requested_rank"] == 500
     assert first["psnr_db"] is None  # identical pixels: infinite PSNR has no JSON number

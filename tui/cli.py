@@ -248,11 +248,8 @@ def _decompose(src, ycbcr: bool, device: str, progress: _Progress, *, fast: bool
     dec = _interruptible(lambda cancelled: decompose(
         src.pixels, colour_space="ycbcr" if ycbcr and src.channels == 3 else None, device=device, method=method,
         max_rank=wanted, progress=progress.callback("decomposing"), should_cancel=cancelled.is_set))
-    if not dec.exact:
-        accuracy = getattr(dec, "accuracy_db", None)
-        within = f", estimated within {max(accuracy, 0.01):.2f} dB of exact" if accuracy is not None else ""
-        _say(f"note: randomized truncated decomposition used (ranks up to {dec.max_rank} of {dec.full_rank}"
-             f"{within})")
+    if not dec.exact:  # randomized, or exact but truncated to the top ranks: say which
+        _say(f"note: {dec.description} (ranks up to {dec.max_rank} of {dec.full_rank})")
     return dec
 
 
@@ -312,7 +309,7 @@ def _print_table(report) -> None:
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200, highlight=False)
     title = (f"{_printable(info['path'])} — {info['width']}×{info['height']}, {info['channels']} channel"
              f"{'s' if info['channels'] != 1 else ''}, {info['bit_depth']}-bit, {info['colour_space']}, "
-             f"{info['decomposition']} SVD")
+             f"{info['decomposition']} SVD{', truncated' if info.get('truncated') else ''}")
     caption = (f"original file {info['file_bytes']:,} bytes · raw pixels {info['raw_bytes']:,} bytes · "
                "* = clamped to min(H, W)")
     table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
