@@ -226,6 +226,7 @@ BAD = [
     (["compress", "{photo}", "--psnr", "30", "--ycbcr", "--chroma-rank", "2", "-o", "{d}/o.png"], "with --rank"),
     (["compress", "{photo}", "--max-bytes", "10k", "-o", "{d}/o.png"], ".svdz"),
     (["compress", "{photo}", "--max-bytes", "lots", "-o", "{d}/o.svdz"], "not a size"),
+    (["compress", "{photo}", "--max-bytes", "0.5", "-o", "{d}/o.svdz"], "at least 1 byte"),
     (["compress", "{d}/missing.png", "--rank", "5", "-o", "{d}/o.png"], "no such file"),
     (["decode", "{d}/text.jpg", "-o", "{d}/o.png"], "text.jpg"),
     (["decode", "{d}/missing.svdz", "-o", "{d}/o.png"], "no such file"),

@@ -53,21 +53,13 @@ def _positive_int(text: str) -> int:
 
 
 def _byte_count(text: str) -> int:
-    """N, Nk (×1024) or NM (×1024²) bytes."""
-    units = {"k": 1024, "K": 1024, "m": 1024**2, "M": 1024**2}
-    raw = text.strip()
-    scale = 1
-    if raw and raw[-1] in units:
-        scale, raw = units[raw[-1]], raw[:-1]
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size (use e.g. 20000, 20k or 1.5M)") from None
-    import math
+    """N, Nk (×1024) or NM (×1024²) bytes: the same parser as the app's rank field."""
+    from tui.units import parse_byte_count  # stdlib only: --help stays fast
 
-    if not (math.isfinite(value) and value > 0) or value * scale > 2**62:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive size")
-    return int(value * scale)
+    try:
+        return parse_byte_count(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _energy(text: str) -> float:

@@ -20,6 +20,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DirectoryTree, Input, Sparkline, Static
 
+from tui.units import has_byte_unit, parse_byte_count
+
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".ppm", ".pbm", ".pnm", ".svdz"}
 )
@@ -33,10 +35,8 @@ _RANK_RE = re.compile(r"^\d+$")
 _PERCENT_RE = re.compile(rf"^{_NUMBER}\s*%$")
 _SHARE_RE = re.compile(rf"^(0?\.\d+|1\.0*)$")
 _PSNR_RE = re.compile(rf"^{_NUMBER}\s*db$")
-_BYTES_RE = re.compile(rf"^{_NUMBER}\s*(b|k|kb|kib|m|mb|mib)$")
-_BYTE_UNITS = {"b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2}
 
-RANK_HINT = "a rank (50), an energy share (99% or 0.99), a PSNR (32dB) or a byte budget (200k)"
+RANK_HINT = "a rank (50), an energy share (99% or 0.99), a PSNR (32dB) or a byte budget (200k, k = 1024)"
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,8 @@ def parse_rank_request(text: str) -> RankRequest:
         if db <= 0:
             raise ValueError(f"{text.strip()!r}: a PSNR target must be above 0 dB")
         return RankRequest("psnr", db)
-    if m := _BYTES_RE.match(t):
-        n = float(m.group(1)) * _BYTE_UNITS[m.group(2)]
-        if n < 1:
-            raise ValueError(f"{text.strip()!r}: a byte budget must be at least 1 byte")
-        return RankRequest("bytes", int(n))
+    if has_byte_unit(t):
+        return RankRequest("bytes", parse_byte_count(t))  # k = 1024, as --max-bytes
     if re.match(rf"^{_NUMBER}$", t):
         raise ValueError(f"{text.strip()!r}: a rank is a whole number; a share is 0.99 or 99%")
     raise ValueError(f"{text.strip()!r} is not understood: type {RANK_HINT}")
