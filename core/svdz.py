@@ -300,6 +300,11 @@ def rank_for_max_bytes(dec, max_bytes: int, *, bit_depth: int = 8) -> int:
     if rank < 1:
         raise TargetError(f"a budget of {max_bytes:,} bytes is below the smallest .svdz for this image "
                           f"({int(sizes[1]):,} bytes at rank 1)")
+    if rank == top < dec.full_rank:
+        # A truncated decomposition (a quick first pass) cannot tell how far above its top rank
+        # the budget reaches: answering `top` would claim it is the largest that fits.
+        raise TargetError(f"every computed rank (≤ {top}) fits in {max_bytes:,} bytes; "
+                          "higher ranks are still being computed")
     return rank
 
 

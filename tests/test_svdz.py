@@ -175,6 +175,16 @@ def test_rank_for_max_bytes_edges(photo):
         svdz.rank_for_max_bytes(dec, 0)
 
 
+def test_rank_for_max_bytes_on_truncated_factors_does_not_claim_the_top_rank_is_largest(photo):
+    # A quick first pass serves few ranks; a budget they all fit in says so instead of naming the top one.
+    dec = decompose(photo, method="exact", max_rank=5)
+    assert dec.max_rank == 5 < dec.full_rank
+    with pytest.raises(TargetError, match=r"every computed rank \(≤ 5\) fits in 1,000,000,000 bytes"):
+        svdz.rank_for_max_bytes(dec, 10**9)
+    r = svdz.rank_for_max_bytes(dec, len(svdz.encode(dec, 4)))  # a budget below the top still answers
+    assert r == 4
+
+
 def test_rank_for_psnr_is_the_smallest_reaching_it_after_quantisation(camera_dec):
     r = svdz.rank_for_psnr(camera_dec, 32.0)
 
