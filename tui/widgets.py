@@ -360,7 +360,8 @@ class SizesTable(Static):
         pending = "…" if s.measuring else "—"
         quality = Text(overflow="ellipsis", no_wrap=True)
         quality.append(f"rank {s.rank}", style="bold")
-        quality.append(f"/{s.max_rank} {'exact' if s.method == 'exact SVD' else 'randomized'} · ")
+        # method is the decomposition's description: "exact SVD on cuda", "exact SVD, top 60 ranks kept"…
+        quality.append(f"/{s.max_rank} {'exact' if s.method.startswith('exact') else 'randomized'} · ")
         quality.append(f"{s.energy * 100:.2f}%", style="bold")
         quality.append(" energy · PSNR ")
         quality.append(self._psnr(s), style="bold")
@@ -381,7 +382,9 @@ class SizesTable(Static):
         else:
             jpeg.append(f"JPEG at the same bytes: {_db(s.jpeg_psnr)}, SSIM {_ssim(s.jpeg_ssim)}")
             if s.jpeg_psnr is not None and s.svdz_psnr is not None:
-                jpeg.append(f": {s.jpeg_psnr - s.svdz_psnr:+.1f} dB, far better than SVD", style="italic")
+                gain = s.jpeg_psnr - s.svdz_psnr  # as verdict(): "far better" only when it is
+                word = "far better than SVD" if gain > 0 else "not better here"
+                jpeg.append(f": {gain:+.1f} dB, {word}", style="italic")
         return Group(quality, sizes, jpeg)
 
 

@@ -28,3 +28,37 @@ def test_a_budget_under_one_byte_is_refused(typed):
 def test_a_plain_number_is_a_rank_in_the_app_and_bytes_in_the_cli():
     assert parse_rank_request("200").kind == "rank"
     assert _byte_count("200") == 200
+
+
+def _compact_text(**changes) -> str:
+    from rich.console import Console
+
+    from tui.widgets import SizesTable, TableState
+
+    state = TableState(rank=40, max_rank=500, full_rank=512, method="exact SVD", shape=(512, 512, 3),
+                       file_bytes=500_000, file_suffix=".png", file_name="photo.png", energy=0.99,
+                       psnr_estimate=30.0, float32_bytes=100_000, raw_bytes=786_432, psnr=30.0, ssim=0.9,
+                       png_bytes=300_000, svdz_bytes=40_000, svdz_psnr=30.0, jpeg_bytes=39_000,
+                       jpeg_quality=80, jpeg_psnr=38.0, jpeg_ssim=0.95, measuring=False)
+    for key, value in changes.items():
+        setattr(state, key, value)
+    table = SizesTable()
+    table.state, table.compact = state, True
+    console = Console(width=200, record=True, color_system=None)
+    console.print(table._render_state())
+    return console.export_text()
+
+
+@pytest.mark.parametrize("method, label", [
+    ("exact SVD", "exact"), ("exact SVD on cuda", "exact"), ("exact SVD, top 60 ranks kept", "exact"),
+    ("first pass: randomized top-60 SVD (est. within 0.20 dB of exact)", "randomized"),
+])
+def test_compact_table_names_the_method(method, label):
+    first = _compact_text(method=method).splitlines()[0]
+    assert f"rank 40/500 {label} ·" in first
+
+
+def test_compact_table_says_far_better_only_when_jpeg_is_better():
+    assert "+8.0 dB, far better than SVD" in _compact_text()
+    worse = _compact_text(jpeg_psnr=28.5)
+    assert "-1.5 dB" in worse and "far better" not in worse
