@@ -3,18 +3,19 @@
 Everything here is a pure function of (SourceImage, Decomposition, ranks). Quality is
 measured on the reconstruction exactly as it would be saved (rounded to the output bit
 depth) against the original pixels. Sizes follow DESIGN.md "Sizes, honestly"; the
-.svdz and equal-budget JPEG columns appear only when core.svdz / core.jpeg exist, and
-are left out rather than estimated otherwise.
+.svdz columns are the real encoded file and its decoded pixels, and the JPEG columns
+the best JPEG that fits in the same bytes (none when even quality 1 is larger).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
 import numpy as np
 
+from . import jpeg, svdz
 from .errors import RankError
 from .imageio import SourceImage, to_integer
 from .metrics import energy_from_residual, psnr, relative_error_from_residual, residual_energy, ssim
@@ -22,18 +23,6 @@ from .outputs import encode_image
 from .svd import Decomposition
 
 CLASSIC_RANKS = (500, 250, 100, 50, 25, 10)
-
-
-def _optional_module(name: str):
-    """core.svdz / core.jpeg, or None while the container work is not in this build."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"core.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"core.{name}":
-            raise  # the module exists but something it needs is missing: a real error
-        return None
 
 
 @dataclass
@@ -50,7 +39,7 @@ class RankRow:
     raw_bytes: int
     factors_float32_bytes: int
     png_bytes: int
-    extra: dict = field(default_factory=dict)  # container/JPEG columns, only when measured
+    extra: dict = field(default_factory=dict)  # .svdz and equal-budget JPEG columns
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -141,18 +130,11 @@ def rank_row(src: SourceImage, dec: Decomposition, requested: int, *, chroma_ran
 
 
 def _container_columns(src: SourceImage, dec: Decomposition, ranks: tuple[int, ...], row: RankRow) -> None:
-    svdz = _optional_module("svdz")
-    if svdz is None:
-        return
     spec = ranks[0] if len(set(ranks)) == 1 else ranks
     data = svdz.encode(dec, spec, bit_depth=src.bit_depth)
     row.extra["container_bytes"] = len(data)
     decoded = np.asarray(svdz.decode(data).pixels, dtype=np.float32)
-    if decoded.shape == src.pixels.shape:
-        row.extra["container_psnr_db"] = psnr(decoded, src.pixels)
-    jpeg = _optional_module("jpeg")
-    if jpeg is None:
-        return
+    row.extra["container_psnr_db"] = psnr(decoded, src.pixels)
     result = jpeg.jpeg_at_budget(src.pixels, len(data))
     row.extra["jpeg_bytes"] = None if result is None else int(result.size_bytes)
     row.extra["jpeg_quality"] = None if result is None else int(result.quality)

@@ -16,7 +16,6 @@ from typing import Iterable
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DirectoryTree, Input, Sparkline, Static
 
