@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -181,20 +182,30 @@ def _measure(loaded: Loaded, rank: int) -> Iterator[dict]:
                "jpeg_psnr": float(result.psnr_db), "jpeg_ssim": None if result.ssim is None else float(result.ssim)}
 
 
-def _save(loaded: Loaded, rank: int, path: Path) -> int:
-    """Write the rank-r reconstruction (by suffix) or the .svdz atomically; returns the bytes written."""
+def _save(loaded: Loaded, rank: int, path: Path, dec=None) -> int:
+    """Write the rank-r reconstruction (by suffix) or the .svdz of dec (default: loaded.dec)
+    atomically; returns the bytes written."""
     from core.outputs import check_output, output_kind, write_atomic, write_image
 
     src = loaded.source
+    dec = loaded.dec if dec is None else dec
     check_output(path, src.path)
     if output_kind(path) == "svdz":
         svdz = _svdz()
         if svdz is None:
             raise SvdlensError(f"{path}: .svdz needs core.svdz, which is not in this build")
-        write_atomic(path, svdz.encode(loaded.dec, rank, bit_depth=src.bit_depth), src.path)
+        write_atomic(path, svdz.encode(dec, rank, bit_depth=src.bit_depth), src.path)
     else:
-        write_image(path, loaded.dec.reconstruct(rank), src.bit_depth, src.path)
+        write_image(path, dec.reconstruct(rank), src.bit_depth, src.path)
     return path.stat().st_size
+
+
+def _refining_note(dec) -> str:
+    """The sub-title's note for the refinement that runs next (see Decomposition.refine)."""
+    next_ranks = int(getattr(dec, "next_ranks", 0) or 0)
+    if getattr(dec, "method", "") == "randomized" and next_ranks > dec.max_rank:
+        return f" · top-{next_ranks} computing…"
+    return " · exact SVD computing…"
 
 
 class _AbandoningExecutor(ThreadPoolExecutor):
@@ -263,7 +274,12 @@ class SvdlensApp(App[int]):
         self._energy_index = -1
         self.last_error: str | None = None  # the last message shown as an error (tests read it)
         self.executor: _AbandoningExecutor | None = None
-        self.saves_running = 0
+        # Saves asked for and not yet writing (worker not started, or its exact SVD computing), and
+        # saves writing now: run_to_exit waits for the latter only. Changed from the UI and worker
+        # threads, hence the lock.
+        self._save_lock = threading.Lock()
+        self._saves_queued = 0
+        self._saves_active = 0
 
     # ---- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -341,7 +357,7 @@ class SvdlensApp(App[int]):
         try:
             stat = path.stat()
             return (str(path.resolve()), mode, stat.st_mtime_ns, stat.st_size)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: an embedded NUL; the worker reports it
             return None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="decompose")
@@ -434,7 +450,7 @@ class SvdlensApp(App[int]):
         self._apply_rank(max(self.rank, self._requested_rank) if refined else self.rank, quiet_clamp=refined)
         if not loaded.dec.exact and hasattr(loaded.dec, "refine"):
             # Serve the randomized factors now; the exact SVD replaces them when it is ready.
-            self.sub_title += " · exact SVD computing…"
+            self.sub_title += _refining_note(loaded.dec)
             self._refine_worker(loaded, self._load_generation)
 
     def _follow_in_picker(self, path: Path) -> None:
@@ -474,7 +490,7 @@ class SvdlensApp(App[int]):
             return
         if message.after is None:
             self.notify(message.text, title="kept the randomized SVD", severity="warning")
-            self.sub_title = self.sub_title.replace(" · exact SVD computing…", "")
+            self.sub_title = self.sub_title.replace(_refining_note(message.before.dec), "")
             return
         self._remember(message.after)
         self._install(message.after, refined=True)
@@ -764,7 +780,16 @@ class SvdlensApp(App[int]):
     def _open_chosen(self, path: Path | None) -> None:
         if path is None:
             return
-        if path.is_dir():  # a folder: browse it in the file pane
+        try:
+            if "\0" in str(path):
+                raise ValueError("a path cannot hold a NUL character")
+            is_folder = path.is_dir()
+        except (OSError, ValueError) as exc:  # a name too long, a folder we may not enter
+            reason = getattr(exc, "strerror", None) or str(exc)
+            shown = str(path).replace("\0", "\\0")
+            self.on_load_failed(LoadFailed(self._load_generation, path, f"{shown}: {reason}"))
+            return
+        if is_folder:  # a folder: browse it in the file pane
             picker = self.query_one(ImagePicker)
             picker.path = path.resolve()
             self.screen.add_class("-show-files")
@@ -806,27 +831,63 @@ class SvdlensApp(App[int]):
         except SvdlensError as exc:
             self.on_saved(Saved(None, 0, str(exc)))
             return
-        self._set_status(f"saving {path.name}…")
-        self.saves_running += 1
+        exact_first = "" if self.loaded.dec.exact else " (exact SVD first)"
+        self._set_status(f"saving {path.name}{exact_first}…")
+        self._count_saves(queued=1)
         self._save_worker(self.loaded, self.rank, path)
+
+    def _count_saves(self, queued: int = 0, active: int = 0) -> tuple[int, int]:
+        """Change the save counts (from any thread); returns (queued, active)."""
+        with self._save_lock:
+            self._saves_queued += queued
+            self._saves_active += active
+            return self._saves_queued, self._saves_active
+
+    @property
+    def saves_running(self) -> int:
+        """Saves asked for and not finished (queued or writing)."""
+        return sum(self._count_saves())
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="save")
     def _save_worker(self, loaded: Loaded, rank: int, path: Path) -> None:
+        writing = [False]
         try:
-            self._save_in_thread(loaded, rank, path)
+            self._save_in_thread(loaded, rank, path, writing)
         finally:
-            self.saves_running -= 1  # run_app waits for this to reach 0 before the process ends
+            # run_to_exit waits for a save that is writing before the process ends
+            if writing[0]:
+                self._count_saves(active=-1)
+            else:
+                self._count_saves(queued=-1)
 
-    def _save_in_thread(self, loaded: Loaded, rank: int, path: Path) -> None:
+    def _save_in_thread(self, loaded: Loaded, rank: int, path: Path, writing: list[bool]) -> None:
+        note = ""
         try:
-            size = _save(loaded, rank, path)
+            dec = loaded.dec
+            if not dec.exact:
+                # Exports are exact (issue 5): the quick/randomized factors only serve the preview.
+                from core.svd import decompose
+
+                worker = get_current_worker()
+                dec = decompose(loaded.source.pixels, colour_space=None if dec.colour_space == "grey"
+                                else dec.colour_space, method="exact", device=dec.device,
+                                should_cancel=lambda: worker.is_cancelled)
+                note = " · exact SVD computed for the export"
+            self._count_saves(queued=-1, active=1)  # from here quitting waits (an SVD is abandoned)
+            writing[0] = True
+            size = _save(loaded, rank, path, dec)
+        except Cancelled:
+            return
+        except MemoryError:
+            self.post_message(Saved(None, 0, f"{path}: not enough memory for the exact SVD of this image"))
+            return
         except SvdlensError as exc:
             self.post_message(Saved(None, 0, str(exc)))
             return
         except Exception as exc:
             self.post_message(Saved(None, 0, f"{path}: unexpected error: {type(exc).__name__}: {exc}"))
             return
-        self.post_message(Saved(path, size, f"rank {rank} → {path} ({size:,} bytes)".replace(",", " ")))
+        self.post_message(Saved(path, size, f"rank {rank} → {path} ({size:,} bytes){note}".replace(",", " ")))
 
     def on_saved(self, message: Saved) -> None:
         if message.path is None:
@@ -884,13 +945,28 @@ def run_app(path: Path | None, *, preview: str = "auto", mode: str = "colour", d
     return run_to_exit(create_app(path, preview=preview, mode=mode, device=device, max_pixels=max_pixels))
 
 
+def _wait_for_saves(app: SvdlensApp, timeout: float = 120.0, grace: float = 1.0) -> None:
+    """Wait while a save writes (it writes atomically either way), never for one that did not start.
+
+    Only a thread of the executor can still be saving; a save whose worker had not started when the
+    app closed was cancelled with it, so it holds the exit for `grace` seconds at most (the moment
+    between a thread taking it and the counts saying so).
+    """
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        queued, active = app._count_saves()
+        if app.executor is None or not app.executor.busy():
+            return  # no thread runs anything: no save can finish or start
+        if active == 0 and (queued == 0 or time.monotonic() - start > grace):
+            return
+        time.sleep(0.05)
+
+
 def run_to_exit(app: SvdlensApp, *, headless: bool = False) -> int:
     """Run the app; once it is closed, wait for saves in flight, never for computations."""
     result = app.run(headless=headless)
     code = int(app.return_code or 0) if result is None else int(result)
-    deadline = time.monotonic() + 120
-    while app.saves_running > 0 and time.monotonic() < deadline:
-        time.sleep(0.05)  # a save in flight finishes (it writes atomically either way)
+    _wait_for_saves(app)
     if app.executor is not None:
         time.sleep(0.1)  # idle threads see the shutdown and end
         if app.executor.busy():

@@ -106,7 +106,12 @@ class PathScreen(ModalScreen[Path | None]):
         if not text:
             self.query_one("#path-error", Label).update("type a path, or Escape to cancel")
             return
-        self.dismiss(Path(text).expanduser())
+        try:
+            path = Path(text).expanduser()
+        except RuntimeError as exc:  # ~name of no such user (or no home folder)
+            self.query_one("#path-error", Label).update(f"{text}: cannot expand '~': {exc}")
+            return
+        self.dismiss(path)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

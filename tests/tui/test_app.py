@@ -218,7 +218,7 @@ def test_parse_rank_request():
     assert parse_rank_request("99%").value == pytest.approx(0.99)
     assert parse_rank_request("0.999").value == pytest.approx(0.999)
     assert parse_rank_request("32 dB").value == 32
-    assert parse_rank_request("200k").value == 200_000
+    assert parse_rank_request("200k").value == 200 * 1024  # k = 1024, as for --max-bytes (tui/units.py)
     assert parse_rank_request("1.5MiB").value == int(1.5 * 1024**2)
     for bad in ("", "-5", "abc", "101%", "1.5", "50x"):
         with pytest.raises(ValueError):
@@ -741,3 +741,156 @@ async def test_svdz_opens_at_its_saved_rank(photo_dir):
         assert "decoded from .svdz (ranks 9, 9, 9, rgb)" in app.sub_title
         # the decoded pixels hold little beyond rank 9 (only rounding and quantisation noise)
         assert app.loaded.source.format == "SVDZ" and app.loaded.dec.psnr_estimate(9) > 40
+
+
+# ---- review fixes: typed paths, exact exports, quitting, refinement note -------------------
+
+
+async def test_typed_paths_that_cannot_be_looked_at_are_reported(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await settle(pilot)
+        # ~name of no such user: said in the dialog, which stays open for a correction
+        await pilot.press("f2")
+        await edit_path(pilot, "~nosuchuser_svdlens/x.png")
+        assert isinstance(app.screen, PathScreen)
+        said = widget_text(app.screen.query_one("#path-error"))
+        assert "~nosuchuser_svdlens" in said and "expand" in said, said
+        await pilot.press("escape")
+        # a name longer than the file system allows, and an embedded NUL: one line each, naming the path
+        long_name = photo_dir / ("x" * 300 + ".png")
+        for typed, words in ((long_name, "too long"), (f"{photo_dir}/a\0b.png", "nul")):
+            app.last_error = None
+            await pilot.press("f2")
+            await edit_path(pilot, typed)
+            await settle(pilot)
+            assert app.last_error is not None and words in app.last_error.lower(), app.last_error
+            assert str(photo_dir) in app.last_error and "\n" not in app.last_error
+            assert any(n.message == app.last_error for n in app._notifications)
+        assert app.loaded.source.path.name == "a_small.png"  # the app keeps working
+        await pilot.press("plus")
+        await settle(pilot)
+        assert shown_ranks(app) == (51,) * 4
+
+
+async def test_save_from_a_randomized_decomposition_writes_the_exact_reconstruction(photo_dir, monkeypatch):
+    import dataclasses
+
+    import core.svd
+    from core.svd import decompose
+
+    src = photo(photo_dir / "wide.png", 320, 240)
+    app = make_app(src)
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await settle(pilot)
+        pixels = app.loaded.source.pixels
+        # A crude sketch (few extra columns, no power iteration) so its rank-12 image differs visibly.
+        monkeypatch.setattr(core.svd, "OVERSAMPLE", 2)
+        monkeypatch.setattr(core.svd, "POWER_ITERATIONS", 0)
+        rough = decompose(pixels, colour_space=app.loaded.dec.colour_space, method="randomized", max_rank=20,
+                          device="cpu")
+        monkeypatch.undo()
+        assert not rough.exact
+        app.loaded = dataclasses.replace(app.loaded, dec=rough)  # as if a large photo's first pass were shown
+        await type_rank(pilot, "12")
+        await settle(pilot)
+        await pilot.press("f3")
+        out = photo_dir / "wide-rank12.png"
+        await edit_path(pilot, out)
+        await wait_for(pilot, lambda: any(n.title == "saved" for n in app._notifications), timeout=30)
+        saved = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)[..., ::-1]
+        exact = decompose(pixels, colour_space=rough.colour_space, method="exact", device="cpu")
+
+        def as_8bit(dec):
+            return np.clip(np.rint(dec.reconstruct(12) * 255), 0, 255).astype(np.uint8)
+
+        assert not np.array_equal(as_8bit(rough), as_8bit(exact))  # the test can tell them apart
+        assert np.array_equal(saved, as_8bit(exact))
+        note = [n.message for n in app._notifications if n.title == "saved"][-1]
+        assert "exact SVD computed" in note and str(out) in note
+
+
+def test_a_save_that_never_started_does_not_hold_the_exit(monkeypatch):
+    """A save cancelled before its worker ran must not make quitting wait (it waited 120 s)."""
+    app = make_app(None)
+    app.executor = app_module._AbandoningExecutor()
+
+    def closed_with_a_queued_save(*args, **kwargs):
+        app._count_saves(queued=1)  # asked for; the app closed before its worker started
+        app.executor.shutdown()
+        return 0
+
+    monkeypatch.setattr(app, "run", closed_with_a_queued_save)
+    start = time.monotonic()
+    assert app_module.run_to_exit(app, headless=True) == 0
+    assert time.monotonic() - start < 10
+
+
+def test_quitting_waits_for_a_save_that_is_writing():
+    import threading
+
+    app = make_app(None)
+    app.executor = app_module._AbandoningExecutor()
+    written = threading.Event()
+
+    def save():
+        app._count_saves(active=1)
+        try:
+            time.sleep(0.5)
+            written.set()
+        finally:
+            app._count_saves(active=-1)
+
+    app.executor.submit(save)
+    time.sleep(0.05)
+    app.executor.shutdown()
+    app_module._wait_for_saves(app, timeout=30)
+    assert written.is_set()
+
+
+async def test_sub_title_names_the_refinement_that_runs_next(monkeypatch, tmp_path):
+    import core.svd
+
+    # Small sizes so the quick pass → top-40 → exact chain runs in a moment.
+    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_SIDE", 100)
+    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_PIXELS", 10_000)
+    monkeypatch.setattr(core.svd, "SERVED_RANKS", 40)
+    monkeypatch.setattr(core.svd, "QUICK_RANKS", 10)
+    monkeypatch.setattr(core.svd, "QUICK_OVERSAMPLE", 10)
+    app = make_app(photo(tmp_path / "p.png", 320, 240))
+    seen = []
+    install = app._install
+
+    def recording_install(loaded, **kw):
+        install(loaded, **kw)
+        seen.append((loaded.dec.max_rank, app.sub_title))
+
+    app._install = recording_install
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.loaded is not None and app.loaded.dec.exact, timeout=60)
+        await settle(pilot)
+    assert [rank for rank, _ in seen] == [10, 40, 240]
+    assert seen[0][1].endswith(" · top-40 computing…") and "exact SVD computing" not in seen[0][1]
+    assert seen[1][1].endswith(" · exact SVD computing…") and "top-40 computing" not in seen[1][1]
+    assert "computing" not in seen[2][1]
+
+
+async def test_the_refinement_note_goes_when_the_refinement_fails(monkeypatch, tmp_path):
+    import core.svd
+
+    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_SIDE", 100)
+    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_PIXELS", 10_000)
+    monkeypatch.setattr(core.svd, "SERVED_RANKS", 40)
+    monkeypatch.setattr(core.svd, "QUICK_RANKS", 10)
+    monkeypatch.setattr(core.svd, "QUICK_OVERSAMPLE", 10)
+
+    def failing_refine(self, **kwargs):
+        raise RuntimeError("no memory left, say")
+
+    monkeypatch.setattr(core.svd.Decomposition, "refine", failing_refine)
+    app = make_app(photo(tmp_path / "p.png", 320, 240))
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await wait_for(pilot, lambda: any(n.title == "kept the randomized SVD" for n in app._notifications))
+        await settle(pilot)
+        assert app.loaded.dec.max_rank == 10
+        assert "computing" not in app.sub_title and "p.png" in app.sub_title
