@@ -604,7 +604,10 @@ class SvdlensApp(App[int]):
     def on_measured(self, message: Measured) -> None:
         if message.generation != self._rank_generation or message.loaded is not self.loaded:
             return  # a newer rank or image is current: this result is stale
-        table = self.query_one(SizesTable)
+        tables = self.query(SizesTable)
+        if not tables:
+            return  # the app is closing: the table is already gone
+        table = tables.first()
         state = table.state
         if state is None or state.rank != message.rank:
             state = self._quick_state(message.rank)

@@ -17,7 +17,7 @@ from tui.widgets import OrderedInput
 # One list, used by the help screen and its test: every key the app answers to.
 KEYS: list[tuple[str, str, str]] = [
     ("Rank: these work everywhere, also while typing in the rank field", "", ""),
-    ("", "Enter", "apply what is typed: 50 (rank), 99% or 0.99 (energy share), 32dB (PSNR), 200k (bytes)"),
+    ("", "Enter", "apply what is typed: 50 (rank), 99% or 0.99 (energy share), 32dB (PSNR), 200k (.svdz bytes, k = 1024)"),
     ("", "+  -", "rank +1 / −1 (also ↑ ↓ in the rank field)"),
     ("", "PgUp  PgDn", "rank +10 / −10 (also shift+↑ shift+↓ in the rank field)"),
     ("", "*  /", "double / halve the rank"),

@@ -193,9 +193,9 @@ async def test_byte_budget_target(photo_dir):
         await settle(pilot)
         await type_rank(pilot, "6k")
         await settle(pilot)
-        assert app.rank == rank_for_max_bytes(app.loaded.dec, 6000)
-        assert len(encode(app.loaded.dec, app.rank)) <= 6000
-        assert app.query_one(SizesTable).state.svdz_bytes <= 6000, app.query_one(SizesTable).state
+        assert app.rank == rank_for_max_bytes(app.loaded.dec, 6 * 1024)  # k = 1024, as --max-bytes
+        assert len(encode(app.loaded.dec, app.rank)) <= 6 * 1024
+        assert app.query_one(SizesTable).state.svdz_bytes <= 6 * 1024, app.query_one(SizesTable).state
         rank = app.rank
         await type_rank(pilot, "10b")  # below the smallest .svdz: said so, rank kept
         await wait_for(pilot, lambda: "below the smallest" in status(app))
