@@ -27,10 +27,13 @@ def parse_byte_count(text: str) -> int:
 
     ValueError with a one-line reason for anything else, including budgets under one byte.
     """
-    m = _SIZE_RE.match(text.strip().lower())
+    raw = text.strip().lower()
+    m = _SIZE_RE.match(raw.removeprefix("-"))
     if m is None or m.group(2) not in BYTE_UNITS:
         raise ValueError(f"{text.strip()!r} is not a size ({SIZE_HINT})")
     value = float(m.group(1)) * BYTE_UNITS[m.group(2)]
+    if raw.startswith("-") or value == 0:
+        raise ValueError(f"{text.strip()!r} is not a positive size ({SIZE_HINT})")
     if not math.isfinite(value) or value > _LARGEST:
         raise ValueError(f"{text.strip()!r} is too large a size")
     if value < 1:
