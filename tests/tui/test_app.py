@@ -582,13 +582,20 @@ async def test_bad_file_opened_from_the_picker(photo_dir):
         assert shown_ranks(app) == (49,) * 4
 
 
+def _small_counts_as_large(monkeypatch) -> None:
+    """Lower core.svd's thresholds so a 320×240 photo takes the randomized (top-40) path."""
+    import core.svd
+
+    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_SIDE", 100)
+    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_PIXELS", 10_000)
+    monkeypatch.setattr(core.svd, "SERVED_RANKS", 40)
+
+
 async def test_randomized_decomposition_is_shown_then_refined_to_exact(monkeypatch, tmp_path):
     import core.svd
 
     # Make a small photo count as "large" so the randomized path and its refinement run quickly.
-    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_SIDE", 100)
-    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_PIXELS", 10_000)
-    monkeypatch.setattr(core.svd, "SERVED_RANKS", 40)
+    _small_counts_as_large(monkeypatch)
     app = make_app(photo(tmp_path / "p.png", 320, 240))
     seen = []
     install = app._install
@@ -852,9 +859,7 @@ async def test_sub_title_names_the_refinement_that_runs_next(monkeypatch, tmp_pa
     import core.svd
 
     # Small sizes so the quick pass → top-40 → exact chain runs in a moment.
-    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_SIDE", 100)
-    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_PIXELS", 10_000)
-    monkeypatch.setattr(core.svd, "SERVED_RANKS", 40)
+    _small_counts_as_large(monkeypatch)
     monkeypatch.setattr(core.svd, "QUICK_RANKS", 10)
     monkeypatch.setattr(core.svd, "QUICK_OVERSAMPLE", 10)
     app = make_app(photo(tmp_path / "p.png", 320, 240))
@@ -878,9 +883,7 @@ async def test_sub_title_names_the_refinement_that_runs_next(monkeypatch, tmp_pa
 async def test_the_refinement_note_goes_when_the_refinement_fails(monkeypatch, tmp_path):
     import core.svd
 
-    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_SIDE", 100)
-    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_PIXELS", 10_000)
-    monkeypatch.setattr(core.svd, "SERVED_RANKS", 40)
+    _small_counts_as_large(monkeypatch)
     monkeypatch.setattr(core.svd, "QUICK_RANKS", 10)
     monkeypatch.setattr(core.svd, "QUICK_OVERSAMPLE", 10)
 
