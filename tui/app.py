@@ -706,23 +706,17 @@ class SvdlensApp(App[int]):
             return False
         return True
 
+    # Rank keys work while the first photo is still loading: the rank is kept and clamped once it arrives.
     def action_step_rank(self, delta: int) -> None:
-        if self.loaded is None:
-            return
         self._apply_rank(self.rank + int(delta))
 
     def action_scale_rank(self, factor: float) -> None:
-        if self.loaded is None:
-            return
         self._apply_rank(max(1, round(self.rank * float(factor))))
 
     def action_set_rank(self, rank: int) -> None:
-        if self.loaded is not None:
-            self._apply_rank(int(rank), quiet_clamp=False)
+        self._apply_rank(int(rank), quiet_clamp=False)
 
     def action_next_preset(self) -> None:
-        if self.loaded is None:
-            return
         # 500 → 250 → … → 10 → 500; a clamped preset (500 on a 400-pixel image) still moves on.
         if self.rank in CLASSIC_RANKS:
             index = (CLASSIC_RANKS.index(self.rank) + 1) % len(CLASSIC_RANKS)

@@ -897,3 +897,26 @@ async def test_the_refinement_note_goes_when_the_refinement_fails(monkeypatch, t
         await settle(pilot)
         assert app.loaded.dec.max_rank == 10
         assert "computing" not in app.sub_title and "p.png" in app.sub_title
+
+
+async def test_rank_keys_pressed_while_the_first_photo_loads_are_kept(monkeypatch, tmp_path):
+    import core.svd
+
+    real = core.svd.decompose
+
+    def slow_decompose(*args, **kwargs):
+        time.sleep(1.0)  # a large photo: keys arrive before the factors do
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(core.svd, "decompose", slow_decompose)
+    app = make_app(photo(tmp_path / "p.png", 96, 64))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("f7", "f7", "f7")  # 50 → 25 → 10 → 500
+        assert app.loaded is None
+        await settle(pilot)
+        # 500 is above min(H, W) = 64: clamped once the photo is in, and every pane agrees
+        assert shown_ranks(app) == (64, 64, 64, 64)
+        await pilot.press("f7")  # 500 → 250, clamped to 64 again; then down the list
+        await pilot.press("f7", "f7")
+        await settle(pilot)
+        assert shown_ranks(app) == (50, 50, 50, 50)
