@@ -374,3 +374,9 @@ def to_integer(pixels: np.ndarray, bit_depth: int = 8) -> np.ndarray:
     """Round [0, 1] floats to uint8 (or uint16 where the input was 16-bit)."""
     top = 65535 if bit_depth == 16 else 255
     return np.clip(np.rint(pixels * top), 0, top).astype(np.uint16 if bit_depth == 16 else np.uint8)
+
+
+def as_saved(pixels: np.ndarray, bit_depth: int = 8) -> np.ndarray:
+    """The pixels a file at bit_depth would hold, back on [0, 1] as float32: what quality is measured on."""
+    top = np.float32(65535.0 if bit_depth == 16 else 255.0)
+    return to_integer(pixels, bit_depth).astype(np.float32) / top

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import jpeg, svdz
 from .errors import RankError
-from .imageio import SourceImage, to_integer
+from .imageio import SourceImage, as_saved
 from .metrics import energy_from_residual, psnr, relative_error_from_residual, residual_energy, ssim
 from .outputs import encode_image
 from .svd import Decomposition
@@ -99,8 +99,7 @@ def clamp_rank(dec: Decomposition, requested: int) -> tuple[int, bool]:
 
 def saved_pixels(dec: Decomposition, rank, bit_depth: int) -> np.ndarray:
     """The rank-r image as it is saved: rounded to the output bit depth, back on [0, 1]."""
-    top = np.float32(65535.0 if bit_depth == 16 else 255.0)
-    return to_integer(dec.reconstruct(rank), bit_depth).astype(np.float32) / top
+    return as_saved(dec.reconstruct(rank), bit_depth)
 
 
 def rank_row(src: SourceImage, dec: Decomposition, requested: int, *, chroma_rank: int | None = None) -> RankRow:
@@ -110,7 +109,6 @@ def rank_row(src: SourceImage, dec: Decomposition, requested: int, *, chroma_ran
     ranks = dec.channel_ranks(spec)
     saved = saved_pixels(dec, ranks, src.bit_depth)
     residual = residual_energy(dec, ranks)
-    m, n = dec.height, dec.width
     row = RankRow(
         rank=rank,
         requested_rank=int(requested),
@@ -122,7 +120,7 @@ def rank_row(src: SourceImage, dec: Decomposition, requested: int, *, chroma_ran
         ssim=ssim(saved, src.pixels),
         original_bytes=src.file_bytes,
         raw_bytes=src.raw_bytes,
-        factors_float32_bytes=sum(r * (m + n + 1) * 4 for r in ranks),
+        factors_float32_bytes=dec.factor_bytes(ranks),
         png_bytes=len(encode_image(saved, ".png", src.bit_depth)),
     )
     _container_columns(src, dec, ranks, row)

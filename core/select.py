@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .errors import TargetError
-from .imageio import to_integer
+from .imageio import as_saved
 from .metrics import energy_from_residual, psnr, residual_curve
 from .svd import Decomposition
 
@@ -33,9 +33,7 @@ def rank_for_energy(dec: Decomposition, share: float) -> int:
 
 def measured_psnr(dec: Decomposition, rank, bit_depth: int = 8) -> float:
     """PSNR (dB) of the rank-r image as saved (rounded to bit_depth) against the decomposed pixels."""
-    top = 65535.0 if bit_depth == 16 else 255.0
-    saved = to_integer(dec.reconstruct(rank), bit_depth).astype(np.float32) / np.float32(top)
-    return psnr(saved, dec.image)
+    return psnr(as_saved(dec.reconstruct(rank), bit_depth), dec.image)
 
 
 def psnr_curve(dec: Decomposition) -> np.ndarray:

@@ -329,6 +329,10 @@ class Decomposition:
             return 1.0
         return float(1.0 - self.residual_energy(rank).sum() / total)
 
+    def factor_bytes(self, rank: Rank) -> int:
+        """Bytes of the rank-r factors stored as float32: r·(m + n + 1)·4 per channel."""
+        return sum(r * (self.height + self.width + 1) * 4 for r in self.channel_ranks(rank))
+
     def relative_error(self, rank: Rank) -> float:
         """‖A − A_r‖_F / ‖A‖_F over all channels (unclipped)."""
         total = sum(c.total_energy for c in self.channels)

@@ -50,7 +50,7 @@ import numpy as np
 
 from .colour import ycbcr_to_rgb
 from .errors import ContainerError, TargetError
-from .imageio import DEFAULT_MAX_PIXELS, to_integer
+from .imageio import DEFAULT_MAX_PIXELS, as_saved
 from .metrics import psnr
 
 FORMAT_VERSION = 1
@@ -226,8 +226,8 @@ def encode(dec, rank, *, bit_depth: int = 8) -> bytes:
 
 
 def factor_bytes(dec, rank) -> int:
-    """The float32 factors' size, r·(m + n + 1)·4 bytes per channel (the naive format)."""
-    return sum(r * (dec.height + dec.width + 1) * 4 for r in dec.channel_ranks(rank))
+    """The float32 factors' size, the naive format a .svdz is compared with."""
+    return dec.factor_bytes(rank)
 
 
 # ---- targets ------------------------------------------------------------------------
@@ -310,9 +310,7 @@ def rank_for_max_bytes(dec, max_bytes: int, *, bit_depth: int = 8) -> int:
 
 def quantised_psnr(dec, rank, *, bit_depth: int = 8) -> float:
     """PSNR (dB) of the image a .svdz at `rank` decodes to, rounded to bit_depth, against the original."""
-    top = np.float32(2**bit_depth - 1)
-    saved = to_integer(_reconstruct(_quantise(dec, rank, bit_depth)), bit_depth).astype(np.float32) / top
-    return psnr(saved, dec.image)
+    return psnr(as_saved(_reconstruct(_quantise(dec, rank, bit_depth)), bit_depth), dec.image)
 
 
 def _psnr_model(dec, bit_depth: int) -> np.ndarray:
@@ -491,8 +489,7 @@ def decode(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> SvdzImage:
     _expect(bool(np.isfinite(pixels).all()), "the factors decode to non-finite pixels")
     # Rounded to the file's bit depth: the image `decode -o` writes, so every PSNR quoted for a
     # .svdz (rank search, report, compress) measures the same pixels.
-    top = np.float32(2**bit_depth - 1)
-    pixels = to_integer(pixels, bit_depth).astype(np.float32) / top
+    pixels = as_saved(pixels, bit_depth)
     singular_values, start = [], 0
     for r in q.ranks:
         singular_values.append(q.s[start:start + r].astype(np.float64))

@@ -25,7 +25,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DirectoryTree, Footer, Header, Input, Label, ProgressBar, Static
+from textual.widgets import DirectoryTree, Footer, Header, Input, Label, ProgressBar
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.errors import Cancelled, SvdlensError
@@ -557,15 +557,13 @@ class SvdlensApp(App[int]):
     def _quick_state(self, rank: int) -> TableState:
         loaded = self.loaded
         dec, src = loaded.dec, loaded.source
-        h, w = dec.height, dec.width
-        c = len(dec.channels)
         preview = self.query_one(PreviewPane).last_render
         state = TableState(
             rank=rank, max_rank=dec.max_rank, full_rank=dec.full_rank, method=loaded.method,
             shape=tuple(src.pixels.shape), file_bytes=src.file_bytes,
             file_suffix=src.path.suffix.lstrip(".").upper() or "file", file_name=src.path.name,
             energy=float(loaded.energy[rank - 1]), psnr_estimate=float(loaded.psnr_sigma[rank - 1]),
-            float32_bytes=rank * (h + w + 1) * 4 * c,
+            float32_bytes=dec.factor_bytes(rank),
             raw_bytes=src.raw_bytes,
         )
         if preview is not None and preview.rank == rank:

@@ -32,7 +32,7 @@ IMAGE_SUFFIXES = frozenset(
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
 _RANK_RE = re.compile(r"^\d+$")
 _PERCENT_RE = re.compile(rf"^{_NUMBER}\s*%$")
-_SHARE_RE = re.compile(rf"^(0?\.\d+|1\.0*)$")
+_SHARE_RE = re.compile(r"^(0?\.\d+|1\.0*)$")
 _PSNR_RE = re.compile(rf"^{_NUMBER}\s*db$")
 
 RANK_HINT = "a rank (50), an energy share (99% or 0.99), a PSNR (32dB) or a byte budget (200k, k = 1024)"
