@@ -131,33 +131,14 @@ def energy_kept(singular_values: Sequence[np.ndarray], ranks: Sequence[int],
     return 1.0 if total <= 0 else kept / total
 
 
-def _tails(dec) -> list[np.ndarray]:
-    """Per channel, Σ_{i>r} σᵢ² for r = 1..max_rank.
-
-    With every singular value at hand (an exact decomposition) the tail is summed
-    directly: ‖A‖² − Σ_{i≤r} σᵢ² in float would lose the small residuals of high ranks
-    to cancellation (float32 σ² do not add up to ‖A‖² exactly). Truncated factors have
-    no tail, so there the residual is ‖A‖² − kept.
-    """
-    out = []
-    for c, s in zip(dec.channels, dec.singular_values):
-        sq = np.asarray(s, np.float64) ** 2
-        if len(sq) >= dec.full_rank:
-            tail = np.cumsum(sq[::-1])[::-1]  # tail[i] = Σ_{j≥i} σⱼ²
-            out.append(np.append(tail[1:], 0.0)[: dec.max_rank])
-        else:
-            out.append(np.maximum(c.total_energy - np.cumsum(sq), 0.0)[: dec.max_rank])
-    return out
-
-
 def residual_energy(dec, ranks: Sequence[int]) -> float:
     """‖A − A_r‖²_F summed over channels (unclipped), each channel with its own rank."""
-    return float(sum(t[r - 1] for t, r in zip(_tails(dec), ranks)))
+    return float(dec.residual_energy(tuple(ranks)).sum())
 
 
 def residual_curve(dec) -> np.ndarray:
     """‖A − A_r‖²_F over all channels for r = 1..max_rank, the same rank everywhere."""
-    return np.sum(_tails(dec), axis=0)
+    return dec.residual_curve()
 
 
 def total_energy(dec) -> float:

@@ -322,6 +322,10 @@ class Decomposition:
         ranks = self.channel_ranks(rank)
         return np.array([residual[r - 1] for residual, r in zip(self._residual, ranks)])
 
+    def residual_curve(self) -> np.ndarray:
+        """‖A − A_r‖²_F over all channels for r = 1..max_rank, the same rank everywhere."""
+        return sum(residual[: self.max_rank] for residual in self._residual)
+
     def energy(self, rank: Rank) -> float:
         """Kept share of Σσ² over all channels, in [0, 1]."""
         total = sum(c.total_energy for c in self.channels)
