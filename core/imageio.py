@@ -1,4 +1,4 @@
-"""Reading images into float32 [0, 1] arrays.
+"""The decoder: image files (and .svdz files) read into float32 [0, 1] arrays.
 
 Files are read as bytes and decoded by OpenCV (so non-ASCII paths work on every
 platform). Pillow only reads headers: the declared size (checked against a pixel
@@ -21,15 +21,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import ContainerError, ImageError
+from . import svdz
+from .errors import ContainerError, ImageError, display_path
+from .pixels import DEFAULT_MAX_PIXELS, to_integer
+from .runtime import quiet_opencv
 
 MODES = ("grey", "colour")
-DEFAULT_MAX_PIXELS = 100_000_000  # refuse larger images unless the caller raises the limit
 BACKGROUND = "white"  # transparent pixels are composited on this
 SVDZ_SUFFIX = ".svdz"
-
-# OpenCV logs decoder failures on stderr, where the app draws; failures become ImageError instead.
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 # Pillow modes whose pixels carry no colour: such files load as one channel even in colour mode.
 _GREY_PIL_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
@@ -64,11 +63,6 @@ class SourceImage:
     def raw_bytes(self) -> int:
         """H·W·C bytes of samples (two bytes per sample for 16-bit images)."""
         return self.height * self.width * self.channels * (2 if self.bit_depth == 16 else 1)
-
-
-def display_path(path: str | Path) -> str:
-    """The path for a one-line message: control characters and undecodable bytes shown as escapes."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(path))
 
 
 def sample_image_path() -> Path:
@@ -183,11 +177,6 @@ def _too_large(path: Path, width: int, height: int, max_pixels: int) -> ImageErr
 
 def _read_svdz(path: Path, data: bytes, mode: str, max_pixels: int) -> SourceImage:
     try:
-        from . import svdz  # the container module; imported only when a .svdz file is opened
-    except ModuleNotFoundError:
-        raise ImageError(f"{display_path(path)}: .svdz files cannot be opened: this build has no core.svdz "
-                         "module") from None
-    try:
         decoded = svdz.decode(data, max_pixels=max_pixels)
     except ContainerError as exc:
         if path.suffix.lower() != SVDZ_SUFFIX:  # sniffed from the zip signature only
@@ -222,6 +211,7 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
     """
     if mode not in MODES:
         raise ImageError(f"unknown mode {mode!r}: use grey or colour")
+    quiet_opencv()
     path = Path(path)
     data = _read_bytes(path)
     if not data:
@@ -369,14 +359,3 @@ def load_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
     """Float32 pixels in [0, 1]: H×W for mode "grey", H×W×3 RGB for "colour" (H×W for grey files)."""
     return read_image(path, mode, max_pixels=max_pixels).pixels
 
-
-def to_integer(pixels: np.ndarray, bit_depth: int = 8) -> np.ndarray:
-    """Round [0, 1] floats to uint8 (or uint16 where the input was 16-bit)."""
-    top = 65535 if bit_depth == 16 else 255
-    return np.clip(np.rint(pixels * top), 0, top).astype(np.uint16 if bit_depth == 16 else np.uint8)
-
-
-def as_saved(pixels: np.ndarray, bit_depth: int = 8) -> np.ndarray:
-    """The pixels a file at bit_depth would hold, back on [0, 1] as float32: what quality is measured on."""
-    top = np.float32(65535.0 if bit_depth == 16 else 255.0)
-    return to_integer(pixels, bit_depth).astype(np.float32) / top

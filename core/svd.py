@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import ctypes
 import math
-from contextlib import contextmanager
 import threading
 import time
-import warnings
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -29,11 +28,7 @@ import numpy as np
 
 from .colour import _OFFSET, _RGB_TO_YCBCR, _YCBCR_TO_RGB, ycbcr_to_rgb
 from .errors import Cancelled, RankError, SvdlensError
-
-# torch.from_numpy warns on read-only arrays; the factors' views of the image are only ever read.
-# One process-wide filter: warnings.catch_warnings() is not thread-safe, and previews, measuring
-# and refining run in different threads.
-warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+from .runtime import quiet_readonly_tensors
 
 Rank = int | Sequence[int]
 Region = tuple[int, int, int, int]  # left, top, right, bottom in image pixels
@@ -75,6 +70,7 @@ def _torch():
     # Imported lazily: `import torch` costs about a second and the UI must paint first.
     import torch
 
+    quiet_readonly_tensors()  # views of the image go through torch.from_numpy
     return torch
 
 
@@ -279,18 +275,6 @@ class Decomposition:
         return min(c.k for c in self.channels)
 
     @property
-    def description(self) -> str:
-        """One short line for the UI: which decomposition is being shown."""
-        where = "" if self.device == "cpu" else f" on {self.device}"
-        if self.exact:
-            return f"exact SVD{where}"
-        if self.method == "exact":
-            return f"exact SVD{where}, top {self.max_rank} ranks kept"
-        first = "first pass: " if self.next_ranks > self.max_rank else ""
-        return (f"{first}randomized top-{self.max_rank} SVD{where} "
-                f"(est. within {max(self.accuracy_db, 0.01):.2f} dB of exact)")
-
-    @property
     def singular_values(self) -> list[np.ndarray]:
         """Singular values per channel, largest first (float64 numpy)."""
         return [c.s.double().cpu().numpy() for c in self.channels]
@@ -317,6 +301,11 @@ class Decomposition:
         return tuple(out)
 
     # ---- errors from the singular values ---------------------------------
+    @property
+    def total_energy(self) -> float:
+        """‖A‖²_F summed over channels: the whole image's Σσ², exact even for truncated factors."""
+        return float(sum(c.total_energy for c in self.channels))
+
     def residual_energy(self, rank: Rank) -> np.ndarray:
         """Σ_{i>r} σᵢ² per channel = ‖A − A_r‖²_F (before clipping)."""
         ranks = self.channel_ranks(rank)
@@ -328,7 +317,7 @@ class Decomposition:
 
     def energy(self, rank: Rank) -> float:
         """Kept share of Σσ² over all channels, in [0, 1]."""
-        total = sum(c.total_energy for c in self.channels)
+        total = self.total_energy
         if total <= 0:
             return 1.0
         return float(1.0 - self.residual_energy(rank).sum() / total)
@@ -336,13 +325,6 @@ class Decomposition:
     def factor_bytes(self, rank: Rank) -> int:
         """Bytes of the rank-r factors stored as float32: r·(m + n + 1)·4 per channel."""
         return sum(r * (self.height + self.width + 1) * 4 for r in self.channel_ranks(rank))
-
-    def relative_error(self, rank: Rank) -> float:
-        """‖A − A_r‖_F / ‖A‖_F over all channels (unclipped)."""
-        total = sum(c.total_energy for c in self.channels)
-        if total <= 0:
-            return 0.0
-        return float(np.sqrt(self.residual_energy(rank).sum() / total))
 
     def psnr_estimate(self, rank: Rank) -> float:
         """PSNR (dB) of the unclipped reconstruction, from the singular values alone.
@@ -355,7 +337,7 @@ class Decomposition:
 
     def energy_curve(self) -> np.ndarray:
         """Kept energy share for ranks 1..max_rank (the same rank on every channel)."""
-        total = sum(c.total_energy for c in self.channels)
+        total = self.total_energy
         kept = sum(k[: self.max_rank] for k in self._kept)
         return kept / total if total > 0 else np.ones(self.max_rank)
 

@@ -50,8 +50,8 @@ import numpy as np
 
 from .colour import ycbcr_to_rgb
 from .errors import ContainerError, TargetError
-from .imageio import DEFAULT_MAX_PIXELS, as_saved
 from .metrics import psnr
+from .pixels import DEFAULT_MAX_PIXELS, as_saved
 
 FORMAT_VERSION = 1
 COLOUR_SPACES = ("grey", "rgb", "ycbcr")
@@ -225,11 +225,6 @@ def encode(dec, rank, *, bit_depth: int = 8) -> bytes:
     return _pack(_quantise(dec, rank, bit_depth), bit_depth)
 
 
-def factor_bytes(dec, rank) -> int:
-    """The float32 factors' size, the naive format a .svdz is compared with."""
-    return dec.factor_bytes(rank)
-
-
 # ---- targets ------------------------------------------------------------------------
 def _first_true(pred, lo: int, hi: int, propose) -> int:
     """Smallest r in (lo, hi] where the monotone pred turns True, given it is False at lo and True at hi.
@@ -322,7 +317,7 @@ def _psnr_model(dec, bit_depth: int) -> np.ndarray:
     return 10.0 * np.log10(1.0 / mse)
 
 
-def rank_for_psnr(dec, psnr_db: float, *, bit_depth: int = 8) -> int:
+def rank_for_decoded_psnr(dec, psnr_db: float, *, bit_depth: int = 8) -> int:
     """Smallest rank (the same on every channel) whose decoded, rounded .svdz image reaches psnr_db.
 
     Each try decodes a whole image, so the search starts where the singular values predict

@@ -24,9 +24,10 @@ import cv2
 import numpy as np
 import pytest
 
-from core.errors import ImageError, SvdlensError
+from core.errors import ImageError, SvdlensError, display_path
+from core.imageio import read_image
 from core.metrics import psnr
-from core.imageio import display_path, read_image, to_integer
+from core.pixels import to_integer
 from tests.conftest import ROOT
 from tests.hostile import build_corpus, build_svdz_corpus, png_header_only, small_photo
 from tui.cli import main

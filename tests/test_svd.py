@@ -12,6 +12,7 @@ import skimage.data
 from core import svd
 from core.errors import Cancelled, RankError, SvdlensError
 from core.imageio import load_image
+from tui.describe import describe
 
 # The same public-domain/CC0 photos as ../shared/images, from the copy scikit-image (a test
 # dependency) ships, so the tests run wherever the repository is cloned.
@@ -122,7 +123,7 @@ def test_bad_ranks_and_arguments_are_clear_errors(grey):
 def test_exact_with_max_rank_keeps_only_those_factors(grey):
     dec = svd.decompose(grey, method="exact", max_rank=12, device="cpu")
     assert dec.max_rank == 12 and not dec.exact and dec.channels[0].u.shape == (80, 12)
-    assert dec.description == "exact SVD, top 12 ranks kept"
+    assert describe(dec) == "exact SVD, top 12 ranks kept"
     assert np.abs(dec.reconstruct(12) - _numpy_rank(grey, 12)).max() < 1e-5
     with pytest.raises(RankError, match="12"):
         dec.reconstruct(13)
@@ -210,7 +211,7 @@ def test_randomized_is_within_a_tenth_of_a_db_of_exact(large_grey):
     fast = svd.decompose(large_grey, method="randomized", max_rank=120, device="cpu")
     assert not fast.exact and fast.method == "randomized" and fast.max_rank == 120
     assert fast.channels[0].u.shape == (large_grey.shape[0], 120)  # no full U kept
-    assert "randomized top-120" in fast.description
+    assert "randomized top-120" in describe(fast)
     ranks = np.arange(1, 121)
     gap = np.array([exact.psnr_estimate(int(r)) - fast.psnr_estimate(int(r)) for r in ranks])
     assert gap.max() < 0.1 and gap.min() > -1e-3  # the exact SVD is optimal: never worse
@@ -256,9 +257,9 @@ def test_quick_first_pass_refines_to_the_served_ranks_then_exact(colour, monkeyp
     monkeypatch.setattr(svd, "QUICK_OVERSAMPLE", 6)
     monkeypatch.setattr(svd, "OVERSAMPLE", 6)
     first = svd.decompose(colour, device="cpu", quick=True)
-    assert first.max_rank == 8 and first.description.startswith("first pass: randomized top-8")
+    assert first.max_rank == 8 and describe(first).startswith("first pass: randomized top-8")
     second = first.refine()
-    assert second.max_rank == 30 and not second.exact and not second.description.startswith("first pass")
+    assert second.max_rank == 30 and not second.exact and not describe(second).startswith("first pass")
     third = second.refine()
     assert third.exact and third.max_rank == 64
     # quick has no effect where the exact SVD is used anyway, or when max_rank is given.
@@ -269,7 +270,7 @@ def test_quick_first_pass_refines_to_the_served_ranks_then_exact(colour, monkeyp
 def test_flat_images_decompose_cleanly():
     black = np.zeros((120, 160, 3), dtype=np.float32)
     dec = svd.decompose(black, method="randomized", max_rank=10, device="cpu")
-    assert dec.accuracy_db == 0.0 and "nan" not in dec.description
+    assert dec.accuracy_db == 0.0 and "nan" not in describe(dec)
     assert dec.psnr_estimate(3) == float("inf") and not dec.reconstruct(3).any()
     grey = np.full((120, 160), 0.5, dtype=np.float32)
     dec = svd.decompose(grey, method="randomized", max_rank=10, device="cpu")
