@@ -33,6 +33,17 @@ def quiet_readonly_tensors() -> None:
     warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
 
 
+def import_torch():
+    """torch, imported on first use: `import torch` costs about a second and a UI must paint first.
+
+    Applies the settings torch work here relies on (quiet_readonly_tensors) before handing it out.
+    """
+    import torch
+
+    quiet_readonly_tensors()
+    return torch
+
+
 @functools.cache
 def umask() -> int:
     """The process umask, read from /proc where possible: os.umask can only be read by setting it,

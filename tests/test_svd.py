@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from core import svd
+from core import render, svd
 from core.errors import Cancelled, RankError, SvdlensError
 from core.imageio import load_image
 from tui.describe import describe
@@ -51,9 +51,9 @@ def _expected_preview(dec, rank, size, region=None) -> np.ndarray:
     """The contract: the same crop of reconstruct(rank), resized to fit size, as uint8."""
     left, top, right, bottom = region or (0, 0, dec.width, dec.height)
     crop = dec.reconstruct(rank)[top:bottom, left:right].astype(np.float64)
-    out_w, out_h = svd.fit_size(right - left, bottom - top, size)
-    rh = svd.area_matrix(bottom - top, out_h).astype(np.float64)
-    rw = svd.area_matrix(right - left, out_w).astype(np.float64)
+    out_w, out_h = render.fit_size(right - left, bottom - top, size)
+    rh = render.area_matrix(bottom - top, out_h).astype(np.float64)
+    rw = render.area_matrix(right - left, out_w).astype(np.float64)
     if crop.ndim == 2:
         out = rh @ crop @ rw.T
     else:
@@ -170,9 +170,9 @@ def test_fast_preview_is_the_resize_of_the_unclipped_crop(colour):
         fast = dec.preview(rank, size, region, exact=False)
         left, top, right, bottom = region
         crop = _numpy_rank(colour, rank, clip=False)[top:bottom, left:right]
-        out_w, out_h = svd.fit_size(right - left, bottom - top, size)
-        resized = np.einsum("ij,jkc,lk->ilc", svd.area_matrix(bottom - top, out_h), crop,
-                            svd.area_matrix(right - left, out_w), optimize=True)
+        out_w, out_h = render.fit_size(right - left, bottom - top, size)
+        resized = np.einsum("ij,jkc,lk->ilc", render.area_matrix(bottom - top, out_h), crop,
+                            render.area_matrix(right - left, out_w), optimize=True)
         assert _max_diff(fast, np.clip(np.rint(resized * 255), 0, 255).astype(np.uint8)) <= 1
     # At full rank nothing over- or undershoots, so the fast path meets the contract too.
     full = dec.full_rank
@@ -181,13 +181,13 @@ def test_fast_preview_is_the_resize_of_the_unclipped_crop(colour):
 
 def test_preview_uses_resized_factors_for_large_crops(colour, monkeypatch):
     dec = svd.decompose(colour, device="cpu")
-    monkeypatch.setattr(svd, "EXACT_PREVIEW_BUDGET", 1000)
+    monkeypatch.setattr(render, "EXACT_PREVIEW_BUDGET", 1000)
     for rank in (2, 9, 30):  # one view: the factors are resized once, then reused per rank
         dec.preview(rank, (30, 20))
-    assert len(dec._preview_cache) == 1
-    for i in range(svd.PREVIEW_CACHE_VIEWS + 3):
+    assert len(dec._renderer._cache) == 1
+    for i in range(render.PREVIEW_CACHE_VIEWS + 3):
         dec.preview(5, (30, 20), (i, 0, 96, 64))
-    assert len(dec._preview_cache) == svd.PREVIEW_CACHE_VIEWS
+    assert len(dec._renderer._cache) == render.PREVIEW_CACHE_VIEWS
 
 
 def test_original_preview_matches_opencv_area_resize(colour):
