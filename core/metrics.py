@@ -55,6 +55,7 @@ def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
 
 
 def psnr_from_mse(err: float, data_range: float = 1.0) -> float:
+    """PSNR (dB) for a mean squared error already known; inf for no error."""
     return float("inf") if err <= 0 else float(10.0 * math.log10(data_range**2 / err))
 
 
