@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 import sys
 import tempfile
 import warnings
@@ -23,7 +22,8 @@ import numpy as np
 
 from . import svdz
 from .errors import ContainerError, ImageError, display_path
-from .pixels import DEFAULT_MAX_PIXELS, to_integer
+from .files import read_file
+from .pixels import DEFAULT_MAX_PIXELS, ImageShape, to_integer
 from .runtime import quiet_opencv
 
 MODES = ("grey", "colour")
@@ -35,7 +35,7 @@ _GREY_PIL_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N",
 
 
 @dataclass(frozen=True)
-class SourceImage:
+class SourceImage(ImageShape):
     """An image as loaded: pixels plus what a person should know about how."""
 
     path: Path
@@ -46,14 +46,6 @@ class SourceImage:
     mode: str = "colour"  # the mode asked for: "grey" or "colour"
     format: str = ""  # e.g. "PNG", "JPEG", "SVDZ" ("" when unknown)
     stored_ranks: tuple[int, ...] = ()  # for a .svdz: the rank of each channel the file keeps
-
-    @property
-    def height(self) -> int:
-        return self.pixels.shape[0]
-
-    @property
-    def width(self) -> int:
-        return self.pixels.shape[1]
 
     @property
     def channels(self) -> int:
@@ -68,28 +60,6 @@ class SourceImage:
 def sample_image_path() -> Path:
     """The bundled sample photograph (NASA, public domain)."""
     return Path(__file__).parent / "data" / "astronaut.png"
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        # Non-blocking open, then fstat: a FIFO would block open() and read(), a device such as
-        # /dev/zero would be read until memory runs out. Bytes + imdecode: non-ASCII paths work.
-        nonblock = getattr(os, "O_NONBLOCK", 0)
-        fd = os.open(path, os.O_RDONLY | nonblock)
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise ImageError(f"{display_path(path)}: not a regular file (a pipe, device or socket)")
-            if nonblock:
-                os.set_blocking(fd, True)
-            return fh.read()
-    except (FileNotFoundError, NotADirectoryError):
-        raise ImageError(f"{display_path(path)}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{display_path(path)}: is a directory, not an image") from None
-    except PermissionError:
-        raise ImageError(f"{display_path(path)}: permission denied (the file cannot be read)") from None
-    except OSError as exc:
-        raise ImageError(f"{display_path(path)}: cannot read ({exc.strerror or exc})") from None
 
 
 @dataclass
@@ -213,9 +183,7 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
         raise ImageError(f"unknown mode {mode!r}: use grey or colour")
     quiet_opencv()
     path = Path(path)
-    data = _read_bytes(path)
-    if not data:
-        raise ImageError(f"{display_path(path)}: the file is empty")
+    data = read_file(path, ImageError, "an image")
     if path.suffix.lower() == SVDZ_SUFFIX or data.startswith(b"PK\x03\x04"):  # .svdz is a zip archive
         return _read_svdz(path, data, mode, max_pixels)
 

@@ -21,3 +21,22 @@ def as_saved(pixels: np.ndarray, bit_depth: int = 8) -> np.ndarray:
     """The pixels a file at bit_depth would hold, back on [0, 1] as float32: what quality is measured on."""
     top = np.float32(65535.0 if bit_depth == 16 else 255.0)
     return to_integer(pixels, bit_depth).astype(np.float32) / top
+
+
+class ImageShape:
+    """`shape`, `height` and `width` for a class that keeps an image array (in `pixels` unless `_ARRAY` names
+    another attribute): one definition for the loaded image, the decoded .svdz and the decomposition."""
+
+    _ARRAY = "pixels"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return getattr(self, self._ARRAY).shape
+
+    @property
+    def height(self) -> int:
+        return self.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.shape[1]

@@ -23,6 +23,7 @@ import numpy as np
 
 from .colour import _OFFSET, _RGB_TO_YCBCR, ycbcr_to_rgb
 from .errors import Cancelled, RankError, SvdlensError
+from .pixels import ImageShape
 from .render import PreviewRenderer, Region
 from .runtime import import_torch
 
@@ -87,8 +88,10 @@ class ChannelFactors:
 
 # ---- the decomposition ------------------------------------------------------------
 @dataclass
-class Decomposition:
+class Decomposition(ImageShape):
     """The factors of every channel, and what can be had from them for any rank."""
+
+    _ARRAY = "image"
 
     image: np.ndarray  # the original float32 image, kept for errors and previews
     colour_space: str
@@ -123,19 +126,7 @@ class Decomposition:
             self._residual.append(residual)
         self._renderer = PreviewRenderer(self.image, self.colour_space, self.channels, self.device)
 
-    # ---- shape and ranks -------------------------------------------------
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.image.shape
-
-    @property
-    def height(self) -> int:
-        return self.image.shape[0]
-
-    @property
-    def width(self) -> int:
-        return self.image.shape[1]
-
+    # ---- shape and ranks (shape, height, width: ImageShape) ---------------
     @property
     def full_rank(self) -> int:
         """min(H, W): the rank that gives the image back."""
