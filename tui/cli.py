@@ -194,7 +194,8 @@ class _Progress:
 
 
 def _load(path: str, grey: bool, max_pixels: int | None):
-    from core.imageio import DEFAULT_MAX_PIXELS, read_image
+    from core.imageio import read_image
+    from core.pixels import DEFAULT_MAX_PIXELS
 
     return read_image(path, "grey" if grey else "colour", max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
                       capture_decoder_messages=True)
@@ -451,7 +452,7 @@ def _cmd_decode(argv: list[str]) -> int:
 
     path = Path(args.input)
     _check_input(path, "a .svdz file")
-    from core.imageio import DEFAULT_MAX_PIXELS
+    from core.pixels import DEFAULT_MAX_PIXELS
 
     decoded = svdz.read_svdz(path, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
     bit_depth = int(decoded.bit_depth) if out.suffix.lower() == ".png" else 8
