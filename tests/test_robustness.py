@@ -9,7 +9,6 @@ tests/hostile.py into a temporary folder.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -17,18 +16,18 @@ import shutil
 import stat
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from core.errors import ImageError, SvdlensError
+from core.errors import ImageError, SvdlensError, display_path
+from core.imageio import read_image
 from core.metrics import psnr
-from core.imageio import display_path, read_image, to_integer
+from core.pixels import to_integer
 from tests.conftest import ROOT
-from tests.hostile import build_corpus, build_svdz_corpus, png_header_only, small_photo
+from tests.hostile import build_corpus, build_svdz_corpus, small_photo
 from tui.cli import main
 
 SVDLENS = Path(sys.executable).with_name("svdlens")

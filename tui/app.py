@@ -33,6 +33,7 @@ from core.imageio import SourceImage, read_image, sample_image_path
 
 # textual-image probes the terminal when imported: that has to happen before the app runs.
 from tui.preview import PreviewPane
+from tui.describe import describe
 from tui.dialogs import HelpScreen, PathScreen
 from tui.widgets import (
     IMAGE_SUFFIXES,
@@ -64,10 +65,7 @@ class Loaded:
 
     @property
     def method(self) -> str:
-        description = getattr(self.dec, "description", None)
-        if description:
-            return str(description)
-        return "exact SVD" if self.dec.exact else f"randomized SVD, ranks ≤ {self.dec.max_rank}"
+        return describe(self.dec)
 
 
 # ---- messages from workers ------------------------------------------------------------------
@@ -669,9 +667,9 @@ class SvdlensApp(App[int]):
                 text = (f"rank {rank} keeps {loaded.energy[rank - 1] * 100:.3f} % of the energy "
                         f"(asked {request.value * 100:g} %)")
             elif request.kind == "psnr":
-                from core.select import rank_for_psnr
+                from core.select import rank_for_reconstruction_psnr
 
-                rank = rank_for_psnr(dec, request.value, bit_depth=loaded.source.bit_depth)
+                rank = rank_for_reconstruction_psnr(dec, request.value, bit_depth=loaded.source.bit_depth)
                 text = f"rank {rank} is the smallest with PSNR ≥ {request.value:g} dB"
             else:
                 svdz = _svdz()

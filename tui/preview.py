@@ -37,7 +37,7 @@ import textual_image.renderable as ti_renderable
 import textual_image.widget as ti_widget
 
 from core.errors import SvdlensError
-from core.svd import fit_size
+from core.render import fit_size
 
 from .errormap import DEFAULT_GAIN, GAINS, abs_error, colourise
 

@@ -15,7 +15,7 @@ from textual import events
 import tui.app as app_module
 from apphelp import make_app, photo, settle, shown_ranks, wait_for, widget_text
 from core.report import rank_row
-from core.select import rank_for_energy, rank_for_psnr
+from core.select import rank_for_energy, rank_for_reconstruction_psnr
 from tui.app import CLASSIC_RANKS, SvdlensApp
 from tui.dialogs import KEYS, HelpScreen, PathScreen
 from tui.preview import PreviewPane
@@ -181,7 +181,7 @@ async def test_energy_and_psnr_targets(photo_dir):
         assert "of the energy" in status(app)
         await type_rank(pilot, "30dB")
         await settle(pilot)
-        assert app.rank == rank_for_psnr(dec, 30.0)
+        assert app.rank == rank_for_reconstruction_psnr(dec, 30.0)
         assert app.query_one(SizesTable).state.psnr >= 30.0
 
 

@@ -21,7 +21,7 @@ from textual import events
 from textual.widgets import Input
 
 from apphelp import make_app, photo, settle, shown_ranks, wait_for
-from core.imageio import display_path
+from core.errors import display_path
 from core.report import rank_row
 from tests.hostile import build_corpus
 from tui.dialogs import PathScreen
