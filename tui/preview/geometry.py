@@ -43,6 +43,13 @@ def zoom_levels(image_size: tuple[int, int], pane_px: tuple[int, int]) -> list[s
     return ["fit"] + [name for name, s in ZOOM_STEPS.items() if s > fit * 1.001]
 
 
+def step_zoom(levels: list[str], zoom: str, step: int) -> str:
+    """The zoom `step` levels from `zoom` (more detail for step > 0), stopping at either end;
+    a zoom not in `levels` counts as the first."""
+    i = levels.index(zoom) if zoom in levels else 0
+    return levels[max(0, min(len(levels) - 1, i + step))]
+
+
 def view_region(
     image_size: tuple[int, int], pane_px: tuple[int, int], zoom: str, centre: tuple[float, float]
 ) -> tuple[Region, tuple[int, int], tuple[float, float]]:

@@ -35,6 +35,7 @@ from .geometry import (
     pane_pixels,
     panned_centre,
     picture_to_image,
+    step_zoom,
     view_region,
     zoom_levels,
     zoom_scale,
@@ -98,6 +99,9 @@ class PreviewPane(Widget, can_focus=True):
         Binding("f", "toggle_flip", "A/B"),
         Binding("g", "cycle_gain", "error gain", show=False),
     ]
+    # The key hint on the status line while focused; the gain key only in the error view.
+    KEY_HINT = "] [ zoom  0 fit  hjkl pan  m worst  v view  f flip"
+    ERROR_VIEW_KEY_HINT = "  g gain"
 
     view: reactive[str] = reactive("side", init=False)
     zoom: reactive[str] = reactive("fit", init=False)
@@ -227,14 +231,10 @@ class PreviewPane(Widget, can_focus=True):
         self.gain = GAINS[(GAINS.index(self.gain) + 1) % len(GAINS)] if self.gain in GAINS else DEFAULT_GAIN
 
     def zoom_in(self) -> None:
-        levels = self._levels()
-        i = levels.index(self.zoom) if self.zoom in levels else 0
-        self.zoom = levels[min(i + 1, len(levels) - 1)]
+        self.zoom = step_zoom(self._levels(), self.zoom, +1)
 
     def zoom_out(self) -> None:
-        levels = self._levels()
-        i = levels.index(self.zoom) if self.zoom in levels else 1
-        self.zoom = levels[max(i - 1, 0)]
+        self.zoom = step_zoom(self._levels(), self.zoom, -1)
 
     def zoom_fit(self) -> None:
         self.zoom = "fit"
@@ -255,7 +255,11 @@ class PreviewPane(Widget, can_focus=True):
         render = self.last_render
         if render is None or render.max_error_at is None:
             return
-        self._centre = (render.max_error_at[0] + 0.5, render.max_error_at[1] + 0.5)
+        self._centre_on((render.max_error_at[0] + 0.5, render.max_error_at[1] + 0.5))
+
+    def _centre_on(self, point: tuple[float, float]) -> None:
+        """Centre the view on an image point; from fit, also zoom to 1:1 (where 1:1 shows more)."""
+        self._centre = point
         if self.zoom == "fit" and "1:1" in self._levels():
             self.zoom = "1:1"  # the watcher renders
         else:
@@ -296,12 +300,7 @@ class PreviewPane(Widget, can_focus=True):
         if point is None:
             return
         event.stop()
-        self._centre = point
-        if self.zoom == "fit" and "1:1" in self._levels():
-            self.zoom = "1:1"
-        else:
-            _, _, self._centre = self._geometry()
-            self._request_render()
+        self._centre_on(point)
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         self._scroll_zoom(event, +1)
@@ -314,9 +313,7 @@ class PreviewPane(Widget, can_focus=True):
         if point is None:
             return
         event.stop()
-        levels = self._levels()
-        i = levels.index(self.zoom) if self.zoom in levels else 0
-        self._zoom_about(point, levels[max(0, min(len(levels) - 1, i + step))])
+        self._zoom_about(point, step_zoom(self._levels(), self.zoom, step))
 
     @property
     def image_region(self) -> Region | None:
@@ -543,7 +540,7 @@ class PreviewPane(Widget, can_focus=True):
             f"x {minimap(left, right, dec.width)} y {minimap(top, bottom, dec.height)}",
         ]
         if self.has_focus:
-            keys = "] [ zoom  0 fit  hjkl pan  m worst  v view  f flip" + ("  g gain" if self.view == "error" else "")
+            keys = self.KEY_HINT + (self.ERROR_VIEW_KEY_HINT if self.view == "error" else "")
             parts.append("· " + keys)
         width = self.content_size.width or 80
         text = ""
