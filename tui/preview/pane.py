@@ -10,6 +10,7 @@ image already shrunk to the pane to those widgets, because they rebuild it on ev
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image as PILImage
@@ -108,51 +109,38 @@ class PreviewPane(Widget, can_focus=True):
     flipped: reactive[bool] = reactive(False, init=False)
     gain: reactive[int] = reactive(DEFAULT_GAIN, init=False)
 
+    @dataclass
     class Updated(Message):
         """Posted once a render is on screen and its error measured (on the UI thread)."""
 
-        def __init__(
-            self,
-            view: str,
-            zoom: str,
-            region: Region,
-            max_error: float,
-            max_error_at: tuple[int, int],
-            rank: Any = None,
-            error_resolution: str = "preview",
-            region_psnr_db: float | None = None,
-        ) -> None:
-            super().__init__()
-            self.view = view
-            self.zoom = zoom
-            self.region = region
-            # Largest |original − reconstruction| (mean over channels) as a share of full scale
-            # over the visible region, and where it is (x, y image pixels); error_resolution says
-            # whether every image pixel ("full") or only the shown pixels ("preview") were compared.
-            self.max_error = max_error
-            self.max_error_at = max_error_at
-            self.rank = rank
-            self.error_resolution = error_resolution
-            # PSNR (dB, 8-bit) over every image pixel of the visible region; None where only
-            # shrunk previews were compared (the fit view of a large photo).
-            self.region_psnr_db = region_psnr_db
+        view: str
+        zoom: str
+        region: Region
+        # Largest |original − reconstruction| (mean over channels) as a share of full scale
+        # over the visible region, and where it is (x, y image pixels); error_resolution says
+        # whether every image pixel ("full") or only the shown pixels ("preview") were compared.
+        max_error: float
+        max_error_at: tuple[int, int]
+        rank: Any = None
+        error_resolution: str = "preview"
+        # PSNR (dB, 8-bit) over every image pixel of the visible region; None where only
+        # shrunk previews were compared (the fit view of a large photo).
+        region_psnr_db: float | None = None
 
+    # What the render worker posts to the pane itself (from its thread).
+    @dataclass
     class _Rendered(Message, bubble=False):
-        def __init__(self, render: Render) -> None:
-            super().__init__()
-            self.render = render
+        render: Render
 
+    @dataclass
     class _Measured(Message, bubble=False):
-        def __init__(self, generation: int, stats: ErrorStats) -> None:
-            super().__init__()
-            self.generation = generation
-            self.stats = stats
+        generation: int
+        stats: ErrorStats
 
+    @dataclass
     class _Failed(Message, bubble=False):
-        def __init__(self, generation: int, text: str) -> None:
-            super().__init__()
-            self.generation = generation
-            self.text = text
+        generation: int
+        text: str
 
     def __init__(
         self,
