@@ -55,6 +55,11 @@ def failure_text(exc: BaseException, path: Path | None = None, task: str = "this
     return f"{where}unexpected error: {type(exc).__name__}: {exc}"
 
 
+def _stop_if(should_cancel: ShouldCancel) -> None:
+    if should_cancel():
+        raise Cancelled("cancelled: a newer request replaced this one")
+
+
 def _curves(dec) -> tuple[np.ndarray, np.ndarray, list[float]]:
     from core.select import psnr_curve
 
@@ -68,10 +73,10 @@ def _curves(dec) -> tuple[np.ndarray, np.ndarray, list[float]]:
 def load(path: Path, mode: str, *, device: str, max_pixels: int | None,
          progress: Callable[[str, int, int], None], should_cancel: ShouldCancel) -> Loaded:
     """Read path (an image or a .svdz) and decompose it; progress(text, done, total) says how far."""
+    _stop_if(should_cancel)
     limit = {} if max_pixels is None else {"max_pixels": max_pixels}
     source = read_image(path, mode, **limit)
-    if should_cancel():
-        raise Cancelled(f"{path}: opening cancelled")
+    _stop_if(should_cancel)
     progress(f"decomposing {source.width}×{source.height}…", 0, 0)
     from core.svd import decompose  # torch is imported here, off the event loop
 
@@ -85,6 +90,7 @@ def load(path: Path, mode: str, *, device: str, max_pixels: int | None,
 
 def refine(loaded: Loaded, should_cancel: ShouldCancel) -> Loaded:
     """The next, more exact decomposition of the same image (see core.svd.Decomposition.refine)."""
+    _stop_if(should_cancel)
     dec = loaded.dec.refine(should_cancel=should_cancel)
     return Loaded(loaded.source, loaded.mode, dec, *_curves(dec))
 
