@@ -35,7 +35,7 @@ from tui.preview import PreviewPane
 from tui.choices import ENERGY_PRESETS
 from tui.commands import svdlens_commands
 from tui.dialogs import HelpScreen, PathScreen
-from tui.jobs import Loaded, SaveTicket, SaveTracker
+from tui.jobs import DecompositionCache, Loaded, SaveTicket, SaveTracker
 from tui.keys import bindings
 from tui.messages import LoadDone, LoadFailed, LoadProgress, Measured, Refined, Saved, TargetResolved
 from tui.widgets import (
@@ -88,7 +88,7 @@ class SvdlensApp(App[int]):
         self.rank = rank
         self._requested_rank = rank
         self.loaded: Loaded | None = None
-        self._cache: dict[tuple, Loaded] = {}
+        self._decompositions = DecompositionCache()
         self._load_generation = 0
         self._rank_generation = 0
         self._measure_timer = None
@@ -156,10 +156,10 @@ class SvdlensApp(App[int]):
         mode = mode or self._wanted_mode
         self._load_generation += 1
         self.workers.cancel_group(self, "refine")  # a refinement of the old image is no longer wanted
-        key = self._cache_key(Path(path), mode)
-        if key is not None and key in self._cache:
+        cached = self._decompositions.get(Path(path), mode)
+        if cached is not None:
             self.workers.cancel_group(self, "decompose")
-            self.show_decomposition(self._cache[key])
+            self.show_decomposition(cached)
             return
         bar = self.query_one(ProgressBar)
         bar.update(total=None, progress=0)
@@ -169,15 +169,6 @@ class SvdlensApp(App[int]):
         if self.loaded is None:
             self.query_one(PreviewPane).clear(f"opening {Path(path).name}…")
         self._decompose_worker(Path(path), mode, self._load_generation)
-
-    @staticmethod
-    def _cache_key(path: Path, mode: str) -> tuple | None:
-        """The same file, unchanged on disk, in the same mode; None when it cannot be looked at."""
-        try:
-            stat = path.stat()
-            return (str(path.resolve()), mode, stat.st_mtime_ns, stat.st_size)
-        except (OSError, ValueError):  # ValueError: an embedded NUL; the worker reports it
-            return None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="decompose")
     def _decompose_worker(self, path: Path, mode: str, generation: int) -> None:
@@ -208,15 +199,8 @@ class SvdlensApp(App[int]):
         if message.generation != self._load_generation:
             return
         loaded = message.loaded
-        self._remember(loaded)
+        self._decompositions.remember(loaded)
         self.show_decomposition(loaded)
-
-    def _remember(self, loaded: Loaded) -> None:
-        # Keep the decompositions of one file (both modes, for a quick F4), not of every file opened.
-        key = self._cache_key(loaded.source.path, loaded.mode)
-        if key is not None:
-            self._cache = {k: v for k, v in self._cache.items() if k[0] == key[0]}
-            self._cache[key] = loaded
 
     def on_load_failed(self, message: LoadFailed) -> None:
         if message.generation != self._load_generation:
@@ -294,7 +278,7 @@ class SvdlensApp(App[int]):
             self.notify(message.text, title="kept the randomized SVD", severity="warning")
             self.sub_title = self.sub_title.replace(refining_note(message.before.dec), "")
             return
-        self._remember(message.after)
+        self._decompositions.remember(message.after)
         self.show_decomposition(message.after, refined=True)
 
     # ---- rank ------------------------------------------------------------------------------

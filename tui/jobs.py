@@ -42,6 +42,34 @@ class Loaded:
         return "exact SVD" if self.dec.exact else f"randomized SVD, ranks ≤ {self.dec.max_rank}"
 
 
+class DecompositionCache:
+    """The decompositions of the file shown, both modes (F4 back and forth is instant), not of every file opened.
+
+    An entry is found again only for the same file, unchanged on disk, in the same mode.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple, Loaded] = {}
+
+    @staticmethod
+    def _key(path: Path, mode: str) -> tuple | None:
+        try:
+            stat = path.stat()
+            return (str(path.resolve()), mode, stat.st_mtime_ns, stat.st_size)
+        except (OSError, ValueError):  # ValueError: an embedded NUL; the load job reports it
+            return None
+
+    def get(self, path: Path, mode: str) -> Loaded | None:
+        key = self._key(path, mode)
+        return None if key is None else self._entries.get(key)
+
+    def remember(self, loaded: Loaded) -> None:
+        key = self._key(loaded.source.path, loaded.mode)
+        if key is not None:
+            self._entries = {k: v for k, v in self._entries.items() if k[0] == key[0]}
+            self._entries[key] = loaded
+
+
 def failure_text(exc: BaseException, path: Path | None = None, task: str = "this") -> str:
     """One line for a person about why a job failed: core's own words, or what kind of failure.
 
