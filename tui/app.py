@@ -28,11 +28,10 @@ from textual.worker import Worker, WorkerState, get_current_worker
 import tui.jobs as jobs
 from core.errors import Cancelled, SvdlensError
 from core.imageio import sample_image_path
-from core.report import CLASSIC_RANKS
 
 # textual-image probes the terminal when imported: that has to happen before the app runs.
 from tui.preview import PreviewPane
-from tui.choices import ENERGY_PRESETS
+from tui.choices import CLASSIC_RANKS, ENERGY_PRESETS
 from tui.commands import svdlens_commands
 from tui.dialogs import HelpScreen, PathScreen
 from tui.jobs import DecompositionCache, Loaded, SaveTicket, SaveTracker

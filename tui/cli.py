@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from tui.choices import PROTOCOLS
+from tui.choices import CLASSIC_RANKS, DEVICES, PROTOCOLS
 
 PROG = "svdlens"
 COMMANDS = ("report", "compress", "decode")
@@ -83,16 +83,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="work on BT.601 luma (one channel) instead of colour")
     parser.add_argument("--max-pixels", type=_positive_int, default=None, metavar="N",
                         help="refuse images larger than N pixels (default 100,000,000)")
-    from core.svd import DEVICES
-
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where torch computes the SVD")
 
 
 def _report_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=f"{PROG} report", description="Print what each rank costs in bytes and buys in quality.")
     p.add_argument("image", metavar="IMAGE")
-    from core.report import CLASSIC_RANKS
-
     ranks = ",".join(map(str, CLASSIC_RANKS))
     p.add_argument("--ranks", default=ranks, metavar="R1,R2,...",
                    help=f"ranks to report (default {ranks}); ranks above min(H, W) are clamped and flagged")

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from textual.app import SystemCommand
 
-from core.report import CLASSIC_RANKS
-from tui.choices import ENERGY_PRESETS
+from tui.choices import CLASSIC_RANKS, ENERGY_PRESETS
 
 if TYPE_CHECKING:
     from tui.app import SvdlensApp

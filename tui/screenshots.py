@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from core.report import CLASSIC_RANKS
+from tui.choices import CLASSIC_RANKS
 from tui.lifecycle import create_app
 from tui.widgets import RankInput
 

@@ -66,3 +66,11 @@ def test_each_key_is_bound_once_per_scope_and_the_rank_field_takes_the_rank_keys
 def test_pane_hint_names_the_gain_key_only_in_the_error_view():
     assert keys.pane_hint("preview") == "] [ zoom  0 fit  hjkl pan  m worst  v view  f flip"
     assert keys.pane_hint("preview", error_view=True).endswith("f flip  g gain")
+
+
+def test_the_uis_choices_are_cores():
+    from core.report import CLASSIC_RANKS
+    from core.svd import DEVICES
+    from tui import choices
+
+    assert choices.CLASSIC_RANKS == CLASSIC_RANKS and choices.DEVICES == DEVICES

@@ -8,10 +8,10 @@ import time
 import pytest
 from textual import events
 
-import tui.keys as keys
 from apphelp import make_app, photo, shown_ranks, status, type_rank, wait_for
-from core.report import CLASSIC_RANKS, rank_row
+from core.report import rank_row
 from core.select import rank_for_energy, rank_for_psnr
+from tui.choices import CLASSIC_RANKS
 from tui.preview import PreviewPane
 from tui.widgets import RankInput, SizesTable
 
