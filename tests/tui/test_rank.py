@@ -183,7 +183,7 @@ async def test_rank_keys_pressed_while_the_first_photo_loads_are_kept(monkeypatc
     real = core.svd.decompose
 
     def slow_decompose(*args, **kwargs):
-        time.sleep(1.0)  # a large photo: keys arrive before the factors do
+        time.sleep(3.0)  # a large photo: keys arrive before the factors do (even on a loaded machine)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(core.svd, "decompose", slow_decompose)
