@@ -250,7 +250,8 @@ def photo_html(page: PhotoPage, *, index_link: bool = True) -> str:
         f'<figure><img src="{_e(quote(p.file))}" alt="{_e(p.caption)}" width="{p.pixels.shape[1]}" '
         f'height="{p.pixels.shape[0]}"><figcaption>{_e(p.caption)}</figcaption></figure>' for p in page.pictures)
     back = '<p><a href="../index.html">all photos</a></p>\n' if index_link else ""
-    body = (f"{back}<h1>{_e(title)}</h1>\n<p>{_e(image['path'])} — {_e(describe(image))}</p>\n"
+    body = (f'{back}<h1 data-path="{_e(image["path"])}">{_e(title)}</h1>\n'
+            f"<p>{_e(image['path'])} — {_e(describe(image))}</p>\n"
             f"<h2>Targets</h2>\n{_target_table_html(data.get('targets', []))}\n"
             f"<h2>Ranks</h2>\n{_rank_table_html(data['rows'])}\n"
             f'<h2>Quality and size against rank</h2>\n<p><img src="plot.png" alt="PSNR and bytes against rank" '
