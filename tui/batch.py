@@ -235,7 +235,9 @@ class Run:
             try:
                 outcome.data, outcome.report = self._measure(slot, i, path)
             except Cancelled:
-                return
+                if self.cancel.is_set():
+                    return
+                outcome.error = "cancelled"  # not asked for here: reported, so the run still ends
             except SvdlensError as exc:
                 outcome.error = str(exc)
             except MemoryError:
@@ -379,7 +381,8 @@ def run_report(args, options: Options, say, print_rank_table) -> int:
         print_summary(done, failed)
     for folder, kinds in options.pages.items():
         write_index(folder, [(o.page_name, o.data) for o in done],
-                    [(display_path(o.path), o.error) for o in failed], kinds)
+                    [(display_path(o.path), o.error.removeprefix(f"{display_path(o.path)}: ")) for o in failed],
+                    kinds)
         names = " and ".join(display_path(folder / PAGE_FILE[k]) for k in kinds)
         say(f"wrote {names}: {len(done)} photo{'s' if len(done) != 1 else ''}")
     seconds = time.perf_counter() - started
