@@ -143,7 +143,7 @@ def test_an_empty_folder_is_one_line(tmp_path, capsys):
     (tmp_path / "readme.txt").write_text("nothing here")
     code = main(["report", str(tmp_path)])
     err = capsys.readouterr().err
-    assert code == 2 and "no images found" in err and "Traceback" not in err
+    assert code == 2 and "a directory with no images in it" in err and "Traceback" not in err
 
 
 def test_ctrl_c_stops_at_once_leaving_only_whole_pages(tmp_path):

@@ -355,7 +355,9 @@ def run_report(args, options: Options, say, print_rank_table) -> int:
     if not found.photos:
         if failed:
             return 2
-        raise ImageError(f"no images found in {', '.join(display_path(p) for p in args.image)}")
+        hint = "" if args.recursive else " (sub-folders are searched with --recursive)"
+        raise ImageError(f"{', '.join(display_path(p) for p in args.image)}: a directory with no images in it{hint}"
+                         if len(args.image) == 1 else f"no images found in {', '.join(args.image)}{hint}")
     single_file = len(args.image) == 1 and found.photos == [Path(args.image[0])]
     done: list[Outcome] = []
     started = time.perf_counter()

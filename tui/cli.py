@@ -94,7 +94,7 @@ def _report_parser() -> argparse.ArgumentParser:
                             "more than one photo a summary table (or JSON Lines) is printed, one row per photo.",
                 epilog="exit codes: 0 every photo measured, 2 a photo failed (each said in one line, the run goes "
                        "on) or bad usage, 1 an unexpected error, 130 interrupted")
-    p.add_argument("image", metavar="PHOTO", nargs="+", help="image files and folders of images")
+    p.add_argument("image", metavar="IMAGE", nargs="+", help="image files and folders of images")
     p.add_argument("--ranks", default=CLASSIC_RANKS, metavar="R1,R2,...",
                    help=f"ranks to report (default {CLASSIC_RANKS}); ranks above min(H, W) are clamped and flagged")
     p.add_argument("--ycbcr", action="store_true", help="decompose Y, Cb and Cr instead of R, G and B")
