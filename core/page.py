@@ -315,7 +315,7 @@ def photo_markdown(page: PhotoPage) -> str:
             [f(row.get(k)) for k, _, f in TARGET_COLUMNS] if row else ["out of reach"] + [""] * (len(TARGET_COLUMNS) - 1)))
     ranks = [[f(row.get(k)) for k, _, f in ROW_COLUMNS] for row in data["rows"]]
     pictures = "\n".join(f"![{_md(p.caption)}]({quote(p.file)})  \n*{_md(p.caption)}*\n" for p in page.pictures)
-    return (f"# {_md(title)}\n\n{_md(image['path'])} — {describe(image)}\n\n## Targets\n\n"
+    return (f"[all photos](../README.md)\n\n# {_md(title)}\n\n{_md(image['path'])} — {describe(image)}\n\n## Targets\n\n"
             f"{_md_table(['target'] + [h for _, h, _ in TARGET_COLUMNS], targets)}\n\n## Ranks\n\n"
             f"{_md_table([h for _, h, _ in ROW_COLUMNS], ranks)}\n\n## Quality and size against rank\n\n"
             f"![PSNR and bytes against rank](plot.png)\n\n## Pictures\n\n{pictures}\n"
