@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import sys
 import threading
 import time
@@ -54,8 +55,6 @@ class Found:
 
 
 def _natural_key(path: Path):
-    import re
-
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
 
@@ -389,8 +388,8 @@ def run_report(args, options: Options, say, print_rank_table) -> int:
         say(f"wrote {names}: {len(done)} photo{'s' if len(done) != 1 else ''}")
     seconds = time.perf_counter() - started
     if len(found.photos) > 1:
-        say(f"{len(done)} of {len(found.photos) + len(found.problems)} photos measured in {seconds:.1f} s"
-            f" ({60 * len(done) / seconds:.1f} per minute)" if seconds > 0 else "")
+        say(f"{len(done)} of {len(found.photos) + len(found.problems)} photos measured in {seconds:.1f} s "
+            f"({60 * len(done) / max(seconds, 1e-9):.1f} per minute)")
     if failed:
         say(f"{len(failed)} failed: " + ", ".join(display_path(o.path) for o in failed))
         return 1 if any(o.unexpected for o in failed) else 2
