@@ -29,7 +29,7 @@ PHOTOS = Path(os.environ.get("SVDLENS_BENCH_PHOTOS", "/tmp/svdlens-bench-photos"
 
 def before_tree(commit: str = BEFORE_COMMIT, where: Path | None = None) -> Path:
     """A worktree of `commit` (git worktree add --detach), made once."""
-    where = where or Path(f"/tmp/svdlens-before-{commit}")
+    where = where or Path(os.environ.get("SVDLENS_BEFORE", f"/tmp/svdlens-before-{commit}"))
     if not (where / "core").is_dir():
         subprocess.run(["git", "worktree", "add", "--detach", str(where), commit], cwd=ROOT, check=True,
                        capture_output=True)
