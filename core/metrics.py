@@ -247,6 +247,8 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float | None:
     a, b = _check(a, b)
     if min(a.shape[:2]) < SSIM_WINDOW:
         return None
+    if data_range == 1.0:  # pixels on an integer grid are compared as a Reference of integers would be
+        return Reference.of_pixels(a, cache_stats=False).ssim(b, 1.0)
     return Reference(a, data_range, cache_stats=False).ssim(b)
 
 

@@ -22,8 +22,8 @@ def _skimage_ssim(a, b):
 
 
 # SSIM runs in float32 (fast OpenCV filters); scikit-image works in float64. Measured gaps are
-# ~1e-7; the report's promise is SSIM unchanged to ±0.0005.
-SSIM_TOLERANCE = 2e-6
+# up to ~4e-6 (a flat grey against a photo); the report's promise is SSIM unchanged to ±0.0005.
+SSIM_TOLERANCE = 1e-5
 
 
 @pytest.fixture(scope="module")
