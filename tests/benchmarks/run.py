@@ -233,7 +233,7 @@ def bench_memory(refine: bool) -> None:
     w, h, desc = out[4], out[5], out[6].strip()
     row("d", f"peak RSS, 18 MP colour ({w}×{h}): load, {desc.split(' (')[0]}, previews, reconstruct",
         f"{peak / 1024:7.0f} MB (after imports {base / 1024:.0f} MB)")
-    row("d", "peak RSS, same, then core.metrics psnr + ssim of that rank (float64)", f"{metrics_peak / 1024:7.0f} MB")
+    row("d", "peak RSS, same, then core.metrics psnr + ssim of that rank (float32, in bands)", f"{metrics_peak / 1024:7.0f} MB")
     if refine:
         row("d", "peak RSS, same, after refine() to the exact SVD in the background", f"{exact_peak / 1024:7.0f} MB")
 
