@@ -34,6 +34,7 @@ from core.imageio import SourceImage, read_image, sample_image_path
 # textual-image probes the terminal when imported: that has to happen before the app runs.
 from tui.preview import PreviewPane
 from tui.dialogs import HelpScreen, PathScreen
+from tui.views import DESCRIPTIONS as VIEW_DESCRIPTIONS, RankChosen, ViewStack  # issue 12: views
 from tui.widgets import (
     IMAGE_SUFFIXES,
     ImagePicker,
@@ -244,6 +245,11 @@ class SvdlensApp(App[int]):
         Binding("f7", "next_preset", "500…10", id="preset"),
         Binding("f8", "next_energy", "energy", id="energy"),
         Binding("f9", "toggle_files", "files", id="files"),
+        # ---- issue 12: views (begin) ----
+        Binding("ctrl+g", "set_view('gallery')", "gallery", show=False, id="gallery"),
+        Binding("ctrl+t", "set_view('curves')", "curves", show=False, id="curves"),
+        Binding("ctrl+l", "set_view('components')", "layers", show=False, id="components"),
+        # ---- issue 12: views (end) ----
         Binding("plus,equals_sign", "step_rank(1)", "rank+1", key_display="+", id="rank-up"),
         Binding("minus,underscore", "step_rank(-1)", "rank−1", key_display="-", id="rank-down"),
         Binding("pageup", "step_rank(10)", "+10", key_display="PgUp", id="rank-up-10"),
@@ -294,7 +300,7 @@ class SvdlensApp(App[int]):
                     yield RankInput(id="rank", compact=True)
                     yield Label("", id="rank-status")
                     yield ProgressBar(id="progress", show_eta=False, show_percentage=False)
-                yield PreviewPane(protocol=self.preview_protocol, id="preview")
+                yield ViewStack(protocol=self.preview_protocol, id="views")  # issue 12: holds PreviewPane #preview
                 with Horizontal(id="results"):
                     yield SizesTable(id="table")
                     yield SpectrumPlot(id="spectrum")
@@ -536,6 +542,7 @@ class SvdlensApp(App[int]):
             return
         rank = self.rank
         self.query_one(PreviewPane).show(self.loaded.dec, rank)
+        self.query_one(ViewStack).show(self.loaded, rank)  # issue 12: views
         self.query_one(SpectrumPlot).set_rank(rank)
         self.query_one(SizesTable).show_state(self._quick_state(rank))
         if self._measure_timer is not None:
@@ -602,6 +609,8 @@ class SvdlensApp(App[int]):
     def on_measured(self, message: Measured) -> None:
         if message.generation != self._rank_generation or message.loaded is not self.loaded:
             return  # a newer rank or image is current: this result is stale
+        for views in self.query(ViewStack):  # issue 12: the gallery and curves reuse what was measured
+            views.add_figures(message.loaded, message.rank, message.values)
         tables = self.query(SizesTable)
         if not tables:
             return  # the app is closing: the table is already gone
@@ -742,11 +751,24 @@ class SvdlensApp(App[int]):
             self._wanted_mode = mode
             self.open_image(self.image_path, mode)
 
+    # ---- issue 12: views (begin) ----
     def action_cycle_view(self) -> None:
-        self.query_one(PreviewPane).cycle_view()
+        self.query_one(ViewStack).cycle_view()
 
     def action_set_view(self, view: str) -> None:
-        self.query_one(PreviewPane).view = view
+        self.query_one(ViewStack).set_view(view)
+
+    @on(RankChosen)
+    def _rank_chosen(self, message: RankChosen) -> None:
+        self._apply_rank(message.rank, quiet_clamp=False)
+
+    @on(ViewStack.TypedAhead)
+    def _typed_ahead(self, message: ViewStack.TypedAhead) -> None:
+        field = self.query_one(RankInput)
+        field.focus()
+        field.value = message.character  # a new request starts: what was in the field is replaced
+        field.cursor_position = len(field.value)
+    # ---- issue 12: views (end) ----
 
     def action_toggle_files(self) -> None:
         screen = self.screen_stack[0]
@@ -924,6 +946,9 @@ class SvdlensApp(App[int]):
         yield SystemCommand("Colour mode: colour", "Decompose the colour image", lambda: self.set_mode("colour"))
         for view, text in (("side", "side by side"), ("single", "single large view"), ("error", "error map")):
             yield SystemCommand(f"Preview: {text}", f"Show the {text}", lambda v=view: self.action_set_view(v))
+        for view, key in (("gallery", "ctrl+g"), ("curves", "ctrl+t"), ("components", "ctrl+l")):  # issue 12: views
+            yield SystemCommand(f"View: {VIEW_DESCRIPTIONS[view]}", f"{key}, or F5 cycles the views",
+                                lambda v=view: self.action_set_view(v))
         yield SystemCommand("Preview: A/B flip", "Swap the reconstruction for the original (F6)", self.action_flip)
         yield SystemCommand("Files: show or hide the file pane", "F9", self.action_toggle_files)
         yield SystemCommand("Help: keys", "Every key (F1)", self.action_help)

@@ -1,0 +1,43 @@
+"""What the views say to the app, and how they write the measured figures."""
+
+from __future__ import annotations
+
+import math
+
+from textual.message import Message
+
+from tui.widgets import exact_bytes, human_bytes
+
+CLASSIC_RANKS = (500, 250, 100, 50, 25, 10)
+
+
+class RankChosen(Message):
+    """A view asks for a rank to become current (Enter on a gallery tile, a step of play)."""
+
+    def __init__(self, rank: int, source: str) -> None:
+        super().__init__()
+        self.rank, self.source = int(rank), source
+
+
+def db(value: float | None) -> str:
+    if value is None:
+        return "…"
+    return "∞ dB" if math.isinf(value) else f"{value:.2f} dB"
+
+
+def size(value: int | None, room: int = 99) -> str:
+    """Bytes in full ("123 456 B") when there is room for it, else "123.5 kB"; "…" until measured."""
+    if value is None:
+        return "…"
+    full = f"{exact_bytes(value)} B"
+    return full if len(full) <= room else human_bytes(value)
+
+
+def clamp_ranks(ranks, full_rank: int) -> list[tuple[int, int]]:
+    """(rank shown, rank asked) for each asked rank: above min(H, W) shows the full rank; no repeats."""
+    out: list[tuple[int, int]] = []
+    for asked in ranks:
+        shown = max(1, min(int(asked), full_rank))
+        if shown not in [s for s, _ in out]:
+            out.append((shown, int(asked)))
+    return out
