@@ -765,7 +765,10 @@ class SvdlensApp(App[int]):
     @on(ViewStack.TypedAhead)
     def _typed_ahead(self, message: ViewStack.TypedAhead) -> None:
         field = self.query_one(RankInput)
-        field.focus()
+        if field.has_focus:  # keys typed ahead of the focus change
+            field.insert_text_at_cursor(message.character)
+            return
+        self.screen.set_focus(field)
         field.value = message.character  # a new request starts: what was in the field is replaced
         field.cursor_position = len(field.value)
     # ---- issue 12: views (end) ----

@@ -27,7 +27,12 @@ KEYS: list[tuple[str, str, str]] = [
     ("", "F2  ctrl+o", "open an image by path, or a folder to browse"),
     ("", "F3  ctrl+s", "save the reconstruction (.png .jpg .webp) or the factors (.svdz)"),
     ("", "F4", "grey / colour"),
-    ("", "F5", "preview: side by side → single → error map"),
+    ("", "F5", "view: side by side → single → error map → gallery → curves → components"),
+    # ---- issue 12: views (begin) ----
+    ("", "ctrl+g", "gallery: the original and ranks 500 250 100 50 25 10 with their bytes and PSNR"),
+    ("", "ctrl+t", "curves: energy kept and PSNR against rank, .svdz bytes, JPEG at the same bytes"),
+    ("", "ctrl+l", "components: the rank-r image and the layer σᵣuᵣvᵣᵀ that rank adds"),
+    # ---- issue 12: views (end) ----
     ("", "F6", "A/B flip: show the original in place of the reconstruction"),
     ("", "F9", "show / hide the file pane (hidden below 120 columns); Enter opens"),
     ("Preview pane, when it has focus (Tab to it)", "", ""),
@@ -35,9 +40,15 @@ KEYS: list[tuple[str, str, str]] = [
     ("", "]  [  0", "zoom in / out / fit"),
     ("", "m", "go to the largest error (at 1:1)"),
     ("", "v  f  g", "view / A/B flip / error-map gain"),
+    # ---- issue 12: views (begin) ----
+    ("Gallery, curves and components (they take the keys when shown; digits still go to the rank field)", "", ""),
+    ("", "← → ↑ ↓  Enter", "gallery: move between tiles; Enter makes that tile's rank the current one"),
+    ("", "l  c", "curves: log / linear rank axis; next plot (when only one fits)"),
+    ("", "s  n  space", "components: one layer / the last k layers; change k; play the build-up 1 → 2 → … (any key stops)"),
+    # ---- issue 12: views (end) ----
     ("Everywhere", "", ""),
     ("", "Tab  shift+Tab", "move between file pane, rank field and preview"),
-    ("", "ctrl+p", "command palette: open, save, rank and energy presets, colour mode, preview modes"),
+    ("", "ctrl+p", "command palette: open, save, rank and energy presets, colour mode, preview modes and views"),
     ("", "F1", "this help"),
     ("", "ctrl+q", "quit"),
 ]

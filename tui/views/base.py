@@ -33,6 +33,27 @@ def size(value: int | None, room: int = 99) -> str:
     return full if len(full) <= room else human_bytes(value)
 
 
+def short_size(value: int | None) -> str:
+    """Bytes in three significant digits with a one-letter unit: 8.78k, 446k, 1.44M; "…" until measured."""
+    if value is None:
+        return "…"
+    for unit, scale in (("M", 1000**2), ("k", 1000)):
+        if value >= scale:
+            x = value / scale
+            return f"{x:.3g}{unit}" if x < 1000 else f"{x:.0f}{unit}"
+    return f"{value}B"
+
+
+def fit(parts: list[str], width: int, sep: str = " · ") -> str:
+    """As many of parts (most important first) as fit in width characters."""
+    text = ""
+    for part in parts:
+        candidate = f"{text}{sep}{part}" if text else part
+        if len(candidate) <= width:
+            text = candidate
+    return text
+
+
 def clamp_ranks(ranks, full_rank: int) -> list[tuple[int, int]]:
     """(rank shown, rank asked) for each asked rank: above min(H, W) shows the full rank; no repeats."""
     out: list[tuple[int, int]] = []

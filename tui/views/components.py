@@ -27,7 +27,7 @@ from textual.worker import get_current_worker
 
 from core.errors import SvdlensError
 
-from .base import RankChosen
+from .base import RankChosen, fit
 from .imaging import display_units, image_widget_class, picture, set_picture, uses_sixel
 
 COUNTS = (5, 10, 25, 50)
@@ -225,12 +225,15 @@ class ComponentsView(Widget, can_focus=True):
         self.query_one("#k-views").display = True
         set_picture(self.query_one("#k-left-image"), r["left"], self._units)
         set_picture(self.query_one("#k-right-image"), r["right"], self._units)
-        r["left_label"] = f"rank {r['rank']} = layers 1…{r['rank']} · {r['energy'] * 100:.3f} % energy"
+        room = max(10, (self.content_size.width - 1) // 2)
+        r["left_label"] = fit([f"rank {r['rank']}", f"layers 1…{r['rank']}", f"{r['energy'] * 100:.3f} % energy"],
+                              room)
         share = _percent(layers.energy_share)
         if layers.first == layers.last:
-            r["right_label"] = f"layer {layers.last} = σ{_sub(layers.last)}u{_sub(layers.last)}v{_sub(layers.last)}ᵀ · {share} of the energy"
+            n = _sub(layers.last)
+            r["right_label"] = fit([f"layer {layers.last}", f"σ{n}u{n}v{n}ᵀ", f"{share} of the energy"], room)
         else:
-            r["right_label"] = f"layers {layers.first}…{layers.last} · {share} of the energy"
+            r["right_label"] = fit([f"layers {layers.first}…{layers.last}", f"{share} of the energy"], room)
         self.query_one("#k-left-label", Static).update(r["left_label"])
         self.query_one("#k-right-label", Static).update(r["right_label"])
         self.last = r
@@ -239,12 +242,11 @@ class ComponentsView(Widget, can_focus=True):
     def _update_status(self) -> None:
         what = f"last {self.count} layers" if self.summed else "one layer"
         if self.playing:
-            text = "playing the build-up: rank steps 1 → 2 → … · any key stops"
+            parts = ["playing the build-up: rank 1 → 2 → …", "any key stops"]
         else:
-            text = (f"right: {what}, contrast-stretched (mid grey = 0) · s layer/last k · n k={self.count} "
-                    f"· space plays 1 → 2 → …")
-        width = self.content_size.width or 80
-        self.query_one("#k-status", Static).update(text[:width])
+            parts = [f"right: {what}, stretched (grey = 0)", "space plays 1 → 2 → …", "s layer/last k",
+                     f"n k={self.count}"]
+        self.query_one("#k-status", Static).update(fit(parts, self.content_size.width or 80))
 
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")

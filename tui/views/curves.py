@@ -26,11 +26,14 @@ from textual.widgets import Static
 from textual_plot import HiResMode, PlotWidget
 from textual_plot.axis_formatter import AxisFormatter, NumericAxisFormatter
 
-from .base import db, size
+from .base import db, fit, size
 
 PLOTS = ("psnr", "energy", "bytes")
-TITLES = {"psnr": "PSNR (dB) against rank", "energy": "energy kept (%) against rank",
-          "bytes": ".svdz file (kB) against rank, where measured"}
+# The y label sits above the axis and is short; what the marks mean goes under the plot.
+Y_LABELS = {"psnr": "PSNR dB", "energy": "energy %", "bytes": "file kB"}
+LEGENDS = {"psnr": "PSNR: ─ SVD, exact from σ  ◆ JPEG at the same bytes (measured)",
+           "energy": "energy kept: ─ share of Σσ²",
+           "bytes": ".svdz: ● measured  ─ grey: the original file"}
 # Below this many cells the three plots do not fit readably: one at a time.
 ALL_PLOTS_MIN = (100, 30)
 MARKER_STYLE = "bold yellow"
@@ -47,7 +50,7 @@ class LogRankFormatter(AxisFormatter):
                 t = math.log10(step * 10**power)
                 if min_ - 1e-9 <= t <= max_ + 1e-9:
                     ticks.append(t)
-        if len(ticks) > max_ticks:
+        if len(ticks) > max(max_ticks, 10):
             ticks = [t for t in ticks if abs(t - round(t)) < 1e-9] or ticks[:: len(ticks) // max_ticks + 1]
         return ticks
 
@@ -117,6 +120,8 @@ class CurvesView(Widget, can_focus=True):
         self.shown_plot = "psnr"  # the one shown when there is room for one only
         self.plotted: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # (x, y) per curve drawn (tests read it)
         self.marker_x: float | None = None
+        self._points: tuple = ()  # the measured points drawn
+        self.draws = 0  # how often the curves were drawn (a rank change draws none)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="c-readout", markup=False)
@@ -130,9 +135,9 @@ class CurvesView(Widget, can_focus=True):
         self.query_one("#c-grid").display = False
         for plot in self.query(_Plot):
             plot.margin_top = 1
-            plot.margin_bottom = 2
+            plot.margin_bottom = 3  # ticks, then the legend as the x label
             plot.margin_left = 7
-            plot.set_ylabel(TITLES[plot.kind])
+            plot.set_ylabel(Y_LABELS[plot.kind])
         self._fit()
 
     def on_resize(self) -> None:
@@ -141,6 +146,7 @@ class CurvesView(Widget, can_focus=True):
     def _fit(self) -> None:
         one = self.size.width < ALL_PLOTS_MIN[0] or self.size.height < ALL_PLOTS_MIN[1]
         self.set_class(one, "-one")
+        self.refresh_bindings()
         for plot in self.query(_Plot):
             plot.display = not one or plot.kind == self.shown_plot
         self._update_status()
@@ -162,9 +168,14 @@ class CurvesView(Widget, can_focus=True):
     def set_figures(self, figures: dict[int, dict]) -> None:
         """Measured figures per rank (svdz_bytes, jpeg_psnr, …): the measured points are redrawn."""
         self._figures = {int(r): dict(v) for r, v in figures.items()}
+        points = self._measured_points()
         if self._energy is not None:
-            self._draw(only=("psnr", "bytes"))
+            if points != self._points:  # most figures (PSNR, PNG bytes) are not drawn here
+                self._draw(only=("psnr", "bytes"))
             self._update_readout()
+
+    def _measured_points(self) -> tuple:
+        return tuple((r, v.get("svdz_bytes"), v.get("jpeg_psnr")) for r, v in sorted(self._figures.items()))
 
     def set_rank(self, rank: int) -> None:
         """Move the marker to rank (no curve is computed or re-plotted)."""
@@ -181,6 +192,8 @@ class CurvesView(Widget, can_focus=True):
         return math.log10(rank) if self.log_axis else float(rank)
 
     def _draw(self, only: Sequence[str] = PLOTS) -> None:
+        self.draws += 1
+        self._points = self._measured_points()
         max_rank = len(self._energy)
         ranks = sample_ranks(max_rank, 400, self.log_axis)
         x = np.array([self._x(r) for r in ranks])
@@ -192,7 +205,7 @@ class CurvesView(Widget, can_focus=True):
             plot.clear()
             plot.set_x_formatter(LogRankFormatter() if self.log_axis else NumericAxisFormatter())
             plot.set_xlimits(*x_limits)
-            plot.set_xlabel("rank" + (" (log)" if self.log_axis else ""))
+            plot.set_xlabel(f"rank{' (log)' if self.log_axis else ''} — {LEGENDS[plot.kind]}")
             if plot.kind == "energy":
                 y = 100.0 * self._energy[ranks - 1]
                 plot.plot(x, y, line_style="green", hires_mode=HiResMode.BRAILLE)
@@ -223,7 +236,7 @@ class CurvesView(Widget, can_focus=True):
                 if self._file_bytes:
                     fx = np.array(x_limits)
                     fy = np.array([self._file_bytes / 1000] * 2)
-                    plot.plot(fx, fy, line_style="grey50")
+                    plot.plot(fx, fy, line_style="grey50", hires_mode=HiResMode.BRAILLE)
                     self.plotted["file_bytes"] = (fx, fy)
             plot.move_marker(self.marker_x)
         self._update_status()
@@ -233,27 +246,26 @@ class CurvesView(Widget, can_focus=True):
             return
         r = min(self.rank, len(self._energy))
         f = self._figures.get(r, {})
-        parts = [f"rank {r}", f"energy {self._energy[r - 1] * 100:.3f} %", f"PSNR {db(self._psnr[r - 1])} (from σ)"]
+        parts = [f"rank {r}", f"energy {self._energy[r - 1] * 100:.3f} %", f"PSNR {db(self._psnr[r - 1])} from σ"]
         if f.get("svdz_bytes") is not None:
             parts.append(f".svdz {size(f['svdz_bytes'])}")
         if f.get("jpeg_psnr") is not None:
             parts.append(f"JPEG at those bytes {db(f['jpeg_psnr'])}")
-        self.query_one("#c-readout", Static).update(" · ".join(parts))
+        self.query_one("#c-readout", Static).update(fit(parts, self.size.width or 80))
 
     def _update_status(self) -> None:
         if not self.is_mounted:
             return
         one = self.has_class("-one")
-        legend = {"psnr": "PSNR: ─ SVD from σ  ◆ JPEG at the same bytes",
-                  "energy": "energy kept: ─ Σσ² share",
-                  "bytes": ".svdz: ● measured  ─ grey: the original file"}
-        shown = [self.shown_plot] if one else list(PLOTS)
-        text = "  ".join(legend[k] for k in shown)
-        keys = f" · l {'linear' if self.log_axis else 'log'} axis" + (" · c next plot" if one else "")
-        width = self.size.width or 80
-        if len(text + keys) <= width:
-            text += keys
-        self.query_one("#c-status", Static).update(text)
+        parts = [f"showing {self.shown_plot} · c next plot"] if one else []
+        parts.append(f"l {'linear' if self.log_axis else 'log'} rank axis")
+        self.query_one("#c-status", Static).update(fit(parts, self.size.width or 80))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "next plot" only means something when one plot is shown at a time.
+        if action == "next_plot" and not self.has_class("-one"):
+            return None
+        return True
 
     # ---- keys ------------------------------------------------------------------------
     def action_toggle_log(self) -> None:

@@ -29,7 +29,8 @@ from textual.worker import get_current_worker
 from core.errors import SvdlensError
 from core.svd import fit_size
 
-from .base import CLASSIC_RANKS, RankChosen, clamp_ranks, db, size
+from .base import CLASSIC_RANKS, RankChosen, clamp_ranks, db, fit, short_size, size
+from tui.widgets import human_bytes
 from .imaging import display_units, image_widget_class, original_preview, picture, set_picture, uses_sixel
 
 LABEL_ROWS = 2  # rank and PSNR; .svdz and PNG bytes
@@ -58,6 +59,10 @@ def best_grid(n: int, cols: int, rows: int, image: tuple[int, int], units: tuple
         if w * h > best_area:
             best, best_area = (c, r), w * h
     return best
+
+
+def human_bytes_or_dots(value: int | None) -> str:
+    return "…" if value is None else human_bytes(value)
 
 
 class _Tile(Vertical):
@@ -101,7 +106,7 @@ class GalleryView(Widget, can_focus=True):
         self._units = display_units(protocol)
         self._ranks = tuple(int(r) for r in ranks)
         self._dec: Any = None
-        self._file_note = ""
+        self._file_kind, self._file_bytes = "", None
         self._rank: int | None = None
         self.tiles: list[Tile] = [Tile(None)] + [Tile(r) for r in self._ranks]
         self.figures: dict[int, dict] = {}
@@ -117,9 +122,7 @@ class GalleryView(Widget, can_focus=True):
     def compose(self) -> ComposeResult:
         with Grid(id="g-grid"):
             for i, _ in enumerate(self.tiles):
-                with _Tile(id=f"g-tile-{i}"):
-                    yield Static("", classes="g-label", markup=False)
-                    yield self._image_cls(classes="g-image")
+                yield self._tile_widget(i)
         yield Static("no image yet", id="g-message", markup=False)
         yield Static("", id="g-status", markup=False)
 
@@ -152,20 +155,20 @@ class GalleryView(Widget, can_focus=True):
         self._update_labels()
 
     # ---- what the app calls ----------------------------------------------------------
-    def show(self, dec: Any, rank: int, file_note: str = "") -> None:
-        """Show dec's tiles (rendered only when dec or the tile size changes) and mark rank as current."""
+    def show(self, dec: Any, rank: int, file_kind: str = "", file_bytes: int | None = None) -> None:
+        """Show dec's tiles (rendered only when dec or the tile size changes) and mark rank as current.
+
+        file_kind and file_bytes describe the original file for its tile ("PNG", 791555).
+        """
         self._rank = int(rank)
-        self._file_note = file_note
+        self._file_kind, self._file_bytes = file_kind, file_bytes
         if dec is not self._dec:
             self._dec = dec
             self.figures = {}
             self.tiles = [Tile(None)] + [Tile(s, a) for s, a in clamp_ranks(self._ranks, dec.full_rank)]
             if len(self.tiles) != len(self.pixels):
-                self.pixels = [None] * len(self.tiles)
                 self.selected = min(self.selected, len(self.tiles) - 1)
-                self.refresh(recompose=True)
-                self.call_after_refresh(self._after_recompose)
-                return
+                self._rebuild_tiles()
             self.pixels = [None] * len(self.tiles)
             self._tile_px = None
             self.query_one("#g-message").display = False
@@ -173,11 +176,24 @@ class GalleryView(Widget, can_focus=True):
             self._layout()
         self._update_labels()
 
-    def _after_recompose(self) -> None:
-        self.query_one("#g-message").display = False
-        self.query_one("#g-grid").display = True
+    def _tile_widget(self, index: int) -> _Tile:
+        return _Tile(Static("", classes="g-label", markup=False), self._image_cls(classes="g-image"))
+
+    def _tile_widgets(self) -> list[_Tile]:
+        return [w for w in self.query_one("#g-grid", Grid).children if isinstance(w, _Tile) and w.is_attached]
+
+    def _rebuild_tiles(self) -> None:
+        """Another number of tiles (ranks above min(H, W) fold into one): new tile widgets."""
+        self._generation += 1  # pictures made for the old tiles are dropped
+        self.call_later(self._remount_tiles)
+
+    async def _remount_tiles(self) -> None:
+        grid = self.query_one("#g-grid", Grid)
+        await grid.remove_children()
+        await grid.mount(*[self._tile_widget(i) for i in range(len(self.tiles))])
         self._tile_px = None
-        self._layout()
+        self._layout()  # renders for the new tiles
+        self._update_labels()
 
     def set_ranks(self, ranks: Sequence[int]) -> None:
         """Show another set of ranks (the original stays first)."""
@@ -185,7 +201,7 @@ class GalleryView(Widget, can_focus=True):
         dec, self._dec = self._dec, None
         self.tiles = [Tile(None)] + [Tile(r) for r in self._ranks]
         if dec is not None:
-            self.show(dec, self._rank or 1, self._file_note)
+            self.show(dec, self._rank or 1, self._file_kind, self._file_bytes)
 
     @property
     def wanted_ranks(self) -> list[int]:
@@ -206,53 +222,61 @@ class GalleryView(Widget, can_focus=True):
 
     # ---- labels ----------------------------------------------------------------------
     def _label(self, tile: Tile, room: int) -> str:
+        """Two lines: rank and PSNR; .svdz and PNG bytes — in full where the tile is wide enough."""
         if tile.rank is None:
             dec = self._dec
-            first = "original"
-            second = f"{dec.width}×{dec.height}" + (f" · {self._file_note}" if self._file_note else "")
-            return f"{first}\n{second[:room]}"
+            size_text = f"{self._file_kind} {size(self._file_bytes)}" if self._file_bytes else ""
+            second = f"{dec.width}×{dec.height}" + (f" · {size_text}" if size_text else "")
+            if len(second) > room and self._file_bytes:
+                second = f"{dec.width}×{dec.height} {self._file_kind} {short_size(self._file_bytes)}"
+            return f"original\n{second[:room]}"
         f = self.figures.get(tile.rank, {})
         mark = "● " if tile.rank == self._rank else ""
         asked = f" ({tile.asked} asked)" if tile.asked is not None and tile.asked != tile.rank else ""
-        first = f"{mark}rank {tile.rank}{asked} · {db(f.get('psnr'))}"
         if tile.rank > self._dec.max_rank:
-            return f"{mark}rank {tile.rank}\ncomputing (top {self._dec.max_rank} so far)"[: room * 2 + 1]
-        svdz, png = f.get("svdz_bytes"), f.get("png_bytes")
-        second = f".svdz {size(svdz, (room - 13) // 2)} · PNG {size(png, (room - 13) // 2)}"
-        if len(second) > room:
-            second = f".svdz {size(svdz, 0)} · PNG {size(png, 0)}"
-        if len(second) > room:  # a very narrow tile: the status line below spells it out
-            second = f"z {size(svdz, 0)} p {size(png, 0)}".replace(" kB", "k").replace(" MB", "M")
+            return f"{mark}rank {tile.rank}\n{f'computing (top {self._dec.max_rank} so far)'[:room]}"
+        first = f"{mark}rank {tile.rank}{asked} · {db(f.get('psnr'))}"
         if len(first) > room:
-            first = f"{mark}{tile.rank} · {db(f.get('psnr'))}"
+            first = f"{mark}rank {tile.rank} · {db(f.get('psnr'))}"
+        if len(first) > room:
+            first = f"{mark}{tile.rank} · {db(f.get('psnr')).replace(' dB', 'dB')}"
+        svdz, png = f.get("svdz_bytes"), f.get("png_bytes")
+        for second in (f".svdz {size(svdz)} · PNG {size(png)}", f".svdz {human_bytes_or_dots(svdz)} · PNG "
+                       f"{human_bytes_or_dots(png)}", f".svdz {short_size(svdz)} PNG {short_size(png)}",
+                       f"svdz {short_size(svdz)} PNG {short_size(png)}",
+                       f"z{short_size(svdz)} p{short_size(png)}"):
+            if len(second) <= room:
+                break
         return f"{first}\n{second}"
 
     def _update_labels(self) -> None:
         if self._dec is None or not self.is_mounted:
             return
         room = max(8, getattr(self, "_label_room", 20))
-        tiles = list(self.query(_Tile))
+        tiles = self._tile_widgets()
         for i, (tile, widget) in enumerate(zip(self.tiles, tiles)):
-            widget.query_one(".g-label", Static).update(self._label(tile, room))
+            for label in widget.query(".g-label"):  # none yet on a tile still being mounted
+                label.update(self._label(tile, room))
             widget.set_class(i == self.selected, "g-selected")
             widget.set_class(tile.rank is not None and tile.rank == self._rank, "g-current")
         self._update_status()
 
     def _update_status(self) -> None:
+        if not self.query("#g-status"):
+            return
         tile = self.tiles[self.selected]
         if tile.rank is None:
-            text = f"original {self._dec.width}×{self._dec.height}" + (f" · {self._file_note}" if self._file_note else "")
+            parts = [f"original {self._dec.width}×{self._dec.height}"]
+            if self._file_bytes:
+                parts.append(f"{self._file_kind} file {size(self._file_bytes)}")
         else:
             f = self.figures.get(tile.rank, {})
-            text = (f"rank {tile.rank}: PSNR {db(f.get('psnr'))} · .svdz {size(f.get('svdz_bytes'))} · "
-                    f"PNG {size(f.get('png_bytes'))}")
+            parts = [f"rank {tile.rank}: PSNR {db(f.get('psnr'))}", f".svdz {size(f.get('svdz_bytes'))}",
+                     f"PNG {size(f.get('png_bytes'))}"]
             if f.get("jpeg_psnr") is not None:
-                text += f" · JPEG at those bytes {db(f.get('jpeg_psnr'))}"
-        keys = " · ←→↑↓ move · Enter use this rank"
-        width = self.content_size.width or 80
-        if len(text + keys) <= width:
-            text += keys
-        self.query_one("#g-status", Static).update(text)
+                parts.append(f"JPEG at those bytes {db(f.get('jpeg_psnr'))}")
+        parts.append("←→↑↓ move · Enter use this rank")
+        self.query_one("#g-status", Static).update(fit(parts, self.content_size.width or 80))
 
     # ---- keys --------------------------------------------------------------------------
     def action_move(self, dx: int, dy: int) -> None:
@@ -310,13 +334,11 @@ class GalleryView(Widget, can_focus=True):
         if message.generation != self._generation or message.index >= len(self.tiles):
             return
         self.pixels[message.index] = message.pixels
-        tiles = list(self.query(_Tile))
-        if message.image is not None and message.index < len(tiles):
-            widget = tiles[message.index].query_one(".g-image")
-            widget.display = True
-            set_picture(widget, message.image, self._units)
-        elif message.index < len(tiles):
-            tiles[message.index].query_one(".g-image").display = False
+        tiles = self._tile_widgets()
+        for widget in tiles[message.index].query(".g-image") if message.index < len(tiles) else []:
+            widget.display = message.image is not None
+            if message.image is not None:
+                set_picture(widget, message.image, self._units)
         if all(p is not None or t.rank is not None and t.rank > self._dec.max_rank
                for p, t in zip(self.pixels, self.tiles)):
             self._rendered_generation = message.generation

@@ -134,6 +134,8 @@ class ViewStack(Widget):
             widget = self.query_one(f"#{name}")
             widget.display = name == new
         self.preview.display = new in PREVIEW_VIEWS
+        # On a short terminal the app may give a teaching view the results pane's rows (app.tcss).
+        self.screen.set_class(new in OWN_VIEWS, "-teaching-view")
         self.gallery.set_active(new == "gallery")
         self.components.set_active(new == "components")
         self._update_shown()
@@ -152,8 +154,7 @@ class ViewStack(Widget):
         dec = loaded.dec
         if self.view == "gallery":
             source = loaded.source
-            suffix = source.path.suffix.lstrip(".").upper() or "file"
-            self.gallery.show(dec, rank, f"{suffix} {source.file_bytes:,} B".replace(",", " "))
+            self.gallery.show(dec, rank, source.path.suffix.lstrip(".").upper() or "file", source.file_bytes)
             for r, values in self.figures.items():
                 self.gallery.set_figures(r, values)
             self._measure_missing()
