@@ -32,7 +32,8 @@ async def table_at_rank(pilot, timeout: float = 60.0) -> None:
 
 async def _figures_done(pilot, timeout: float = 180.0) -> None:
     stack = views(pilot.app)
-    wanted = stack.gallery.wanted_ranks
+    wanted = stack.figure_ranks
+    assert wanted
     await wait_for(pilot, lambda: all("jpeg_psnr" in stack.figures.get(r, {}) or "jpeg_note" in stack.figures.get(r, {})
                                       for r in wanted), timeout)
 
@@ -313,7 +314,11 @@ def _in_view(key: str, ready):
         await wait_for(pilot, lambda: ready(views(pilot.app)), 60)
         if key in ("ctrl+g", "ctrl+t"):
             await _figures_done(pilot)
-        await pilot.pause(0.3)
+            stack = views(pilot.app)
+            jpeg = sum(1 for v in stack.figures.values() if v.get("jpeg_psnr") is not None)
+            if key == "ctrl+t":  # the measured points are drawn
+                await wait_for(pilot, lambda: len(stack.curves.plotted.get("jpeg_psnr", ((),))[0]) == jpeg, 30)
+        await pilot.pause(0.5)
 
     return run_before
 

@@ -204,6 +204,11 @@ class GalleryView(Widget, can_focus=True):
             self.show(dec, self._rank or 1, self._file_kind, self._file_bytes)
 
     @property
+    def ranks(self) -> tuple[int, ...]:
+        """The ranks asked for (before folding those above min(H, W) into the full rank)."""
+        return self._ranks
+
+    @property
     def wanted_ranks(self) -> list[int]:
         """The ranks whose figures the tiles need (those the factors serve)."""
         limit = self._dec.max_rank if self._dec is not None else 0

@@ -27,7 +27,7 @@ from core.errors import SvdlensError
 from tui.preview import VIEWS as PREVIEW_VIEWS
 from tui.preview import PreviewPane
 
-from .base import RankChosen
+from .base import RankChosen, clamp_ranks
 from .components import ComponentsView
 from .curves import CurvesView
 from .figures import measure_figures
@@ -166,14 +166,19 @@ class ViewStack(Widget):
         elif self.view == "components":
             self.components.show(dec, rank)
 
+    @property
+    def figure_ranks(self) -> list[int]:
+        """The ranks measured for the gallery and the curves: the gallery's, where the factors serve them."""
+        if self._loaded is None:
+            return []
+        dec = self._loaded.dec
+        return [r for r, _ in clamp_ranks(self.gallery.ranks, dec.full_rank) if r <= dec.max_rank]
+
     def _measure_missing(self) -> None:
         loaded = self._loaded
         if loaded is None:
             return
-        from .base import CLASSIC_RANKS, clamp_ranks
-
-        ranks = [s for s, _ in clamp_ranks(self.gallery._ranks or CLASSIC_RANKS, loaded.dec.full_rank)]
-        missing = [r for r in ranks if r <= loaded.dec.max_rank and "jpeg_psnr" not in self.figures.get(r, {})
+        missing = [r for r in self.figure_ranks if "jpeg_psnr" not in self.figures.get(r, {})
                    and "jpeg_note" not in self.figures.get(r, {})]
         running = [w for w in self.workers if w.group == "figures" and not w.is_finished]
         if missing and not running:
