@@ -143,11 +143,15 @@ def test_best_grid_fills_the_pane():
 
 
 def _marker_columns(plot) -> set[int]:
-    """Columns of the plot area where the marker (a thin vertical line) is drawn."""
+    """Screen columns where a marker line is seen over the plot area."""
+    marker = plot.query_one("#c-marker")
+    if not marker.display:
+        return set()
+    assert set(widget_text(marker).replace("\n", "")) == {"│"}
     canvas = plot.query_one("#plot")
-    width, height = canvas.size
-    lines = [strip.text for strip in canvas.render_lines(Region(0, 0, width, height))]
-    return {i for line in lines[1:-1] for i, ch in enumerate(line) if ch == "│"}
+    assert canvas.region.x < marker.region.x < canvas.region.right - 1  # inside the frame
+    assert marker.region.height == canvas.region.height - 2
+    return {marker.region.x}
 
 
 async def test_curves_marker_moves_with_the_rank_and_the_curves_stay(photo_dir):
@@ -174,6 +178,9 @@ async def test_curves_marker_moves_with_the_rank_and_the_curves_stay(photo_dir):
         assert app.rank == 70 and curves.marker_x == pytest.approx(math.log10(70))
         after = _marker_columns(plot)
         assert len(after) == 1 and after != before and min(after) > min(before)
+        # The marker sits where the plot maps rank 70.
+        column, _ = plot.get_pixel_from_coordinate(math.log10(70), plot._y_min)
+        assert min(after) == plot.query_one("#plot").region.x + int(column)
         assert curves.draws == draws  # moved the marker, did not draw the curves again
         assert "rank 70" in widget_text(curves.query_one("#c-readout"))
         await pilot.press("l")  # linear rank axis

@@ -33,10 +33,9 @@ PLOTS = ("psnr", "energy", "bytes")
 Y_LABELS = {"psnr": "PSNR dB", "energy": "energy %", "bytes": "file kB"}
 LEGENDS = {"psnr": "PSNR: ─ SVD, exact from σ  ◆ JPEG at the same bytes (measured)",
            "energy": "energy kept: ─ share of Σσ²",
-           "bytes": ".svdz: ● measured  ─ grey: the original file"}
+           "bytes": ".svdz ● measured  ─ grey: original file"}
 # Below this many cells the three plots do not fit readably: one at a time.
 ALL_PLOTS_MIN = (100, 30)
-MARKER_STYLE = "bold yellow"
 
 
 class LogRankFormatter(AxisFormatter):
@@ -67,23 +66,58 @@ def sample_ranks(max_rank: int, points: int, log: bool) -> np.ndarray:
 
 
 class _Plot(PlotWidget, can_focus=False):
-    """A PlotWidget that leaves the keyboard to the app (its + and − would take the rank keys)."""
+    """A PlotWidget that leaves the keyboard to the app (its + and − would take the rank keys),
+    with the rank marker as a one-column widget on a layer above the canvas: moving it on a
+    rank change is a change of offset, not a redraw of the curves."""
+
+    DEFAULT_CSS = """
+    _Plot { layers: plot legend marker; }
+    _Plot #c-marker { layer: marker; width: 1; height: 1; color: $warning; text-style: bold; display: none; }
+    """
 
     def __init__(self, kind: str, **kwargs) -> None:
         super().__init__(allow_pan_and_zoom=False, **kwargs)
         self.kind = kind
+        self.marker_x: float | None = None
 
-    def move_marker(self, x: float | None) -> None:
-        """Move the rank marker: the curves stay as they are, only the canvas is drawn again."""
-        self._v_lines = [] if x is None else [type(self)._marker(x)]
-        self._v_lines_labels = [None] * len(self._v_lines)
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        yield Static("", id="c-marker", markup=False)
+
+    def on_resize(self) -> None:
+        # PlotWidget re-measures its canvas only on a layout refresh of its own; a resize that
+        # comes from the grid around it (one plot ↔ three) would leave the old scale rectangle.
+        self._needs_canvas_resize = True
         self._rerender()
 
-    @staticmethod
-    def _marker(x: float):
-        from textual_plot.plot_widget import VLinePlot
+    def _render_plot(self) -> None:
+        super()._render_plot()
+        self._place_marker()  # the scale may have changed
 
-        return VLinePlot(x=x, line_style=MARKER_STYLE)
+    def move_marker(self, x: float | None) -> None:
+        """Put the rank marker at data x (None hides it); the canvas is not drawn again."""
+        self.marker_x = x
+        self._place_marker()
+
+    def _place_marker(self) -> None:
+        marker = self.query_one("#c-marker", Static)
+        box = self._scale_rectangle
+        x = self.marker_x
+        marker.display = (x is not None and box.width >= 1 and box.height >= 1
+                          and self._x_min - 1e-9 <= x <= self._x_max + 1e-9)
+        if not marker.display:
+            return
+        column, _ = self.get_pixel_from_coordinate(x, self._y_min)
+        marker.styles.height = box.height
+        marker.update("\n".join("│" * box.height))
+        # The canvas sits right of the left margin and below the top one; its box has a 1-cell frame.
+        marker.offset = (self.margin_left + int(column), self.margin_top + box.y)
+
+    @property
+    def marker_column(self) -> int | None:
+        """The screen column of the marker (None when hidden)."""
+        marker = self.query_one("#c-marker", Static)
+        return marker.region.x if marker.display and marker.region.width else None
 
 
 class CurvesView(Widget, can_focus=True):
@@ -264,7 +298,7 @@ class CurvesView(Widget, can_focus=True):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # "next plot" only means something when one plot is shown at a time.
         if action == "next_plot" and not self.has_class("-one"):
-            return None
+            return False
         return True
 
     # ---- keys ------------------------------------------------------------------------
