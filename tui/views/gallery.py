@@ -226,8 +226,26 @@ class GalleryView(Widget, can_focus=True):
             self._request_render()
 
     # ---- labels ----------------------------------------------------------------------
-    def _label(self, tile: Tile, room: int) -> str:
-        """Two lines: rank and PSNR; .svdz and PNG bytes — in full where the tile is wide enough."""
+    @staticmethod
+    def _byte_styles(svdz: int | None, png: int | None) -> list[str]:
+        """The bytes line, most exact first: full bytes, kB/MB, then shorter forms for narrow tiles."""
+        return [f".svdz {size(svdz)} · PNG {size(png)}",
+                f".svdz {human_bytes_or_dots(svdz)} · PNG {human_bytes_or_dots(png)}",
+                f".svdz {short_size(svdz)} PNG {short_size(png)}",
+                f"svdz {short_size(svdz)} PNG {short_size(png)}",
+                f"z{short_size(svdz)} p{short_size(png)}"]
+
+    def _byte_style(self, room: int) -> int:
+        """One style for every tile (the figure reads as a table): the most exact that fits them all."""
+        lines = [self._byte_styles(f.get("svdz_bytes"), f.get("png_bytes"))
+                 for f in (self.figures.get(t.rank, {}) for t in self.tiles if t.rank is not None)]
+        for style in range(len(lines[0]) if lines else 0):
+            if all(len(line[style]) <= room for line in lines):
+                return style
+        return 4
+
+    def _label(self, tile: Tile, room: int, style: int = 0) -> str:
+        """Two lines: rank and PSNR; .svdz and PNG bytes."""
         if tile.rank is None:
             dec = self._dec
             size_text = f"{self._file_kind} {size(self._file_bytes)}" if self._file_bytes else ""
@@ -245,23 +263,17 @@ class GalleryView(Widget, can_focus=True):
             first = f"{mark}rank {tile.rank} · {db(f.get('psnr'))}"
         if len(first) > room:
             first = f"{mark}{tile.rank} · {db(f.get('psnr')).replace(' dB', 'dB')}"
-        svdz, png = f.get("svdz_bytes"), f.get("png_bytes")
-        for second in (f".svdz {size(svdz)} · PNG {size(png)}", f".svdz {human_bytes_or_dots(svdz)} · PNG "
-                       f"{human_bytes_or_dots(png)}", f".svdz {short_size(svdz)} PNG {short_size(png)}",
-                       f"svdz {short_size(svdz)} PNG {short_size(png)}",
-                       f"z{short_size(svdz)} p{short_size(png)}"):
-            if len(second) <= room:
-                break
-        return f"{first}\n{second}"
+        return f"{first}\n{self._byte_styles(f.get('svdz_bytes'), f.get('png_bytes'))[style][:room]}"
 
     def _update_labels(self) -> None:
         if self._dec is None or not self.is_mounted:
             return
         room = max(8, getattr(self, "_label_room", 20))
         tiles = self._tile_widgets()
+        style = self._byte_style(room)
         for i, (tile, widget) in enumerate(zip(self.tiles, tiles)):
             for label in widget.query(".g-label"):  # none yet on a tile still being mounted
-                label.update(self._label(tile, room))
+                label.update(self._label(tile, room, style))
             widget.set_class(i == self.selected, "g-selected")
             widget.set_class(tile.rank is not None and tile.rank == self._rank, "g-current")
         self._update_status()
