@@ -1,4 +1,4 @@
-"""Regenerate screenshots/: the main screen at the classic ranks, the help screen and the file picker.
+"""Regenerate screenshots/: the main screen at the classic ranks, help, the file picker and the views.
 
     .venv/bin/python -m tui.screenshots [--out screenshots] [--size 160x50]
 
@@ -21,9 +21,11 @@ from textual.worker import WorkerState
 
 from tui.app import CLASSIC_RANKS, SvdlensApp, create_app
 from tui.preview import PreviewPane
+from tui.views import ViewStack
 from tui.widgets import RankInput, SizesTable
 
 OWN_GROUPS = ("decompose", "refine", "measure", "target", "save", "preview")
+VIEW_GROUPS = ("gallery", "figures", "components")
 
 
 async def _settle(pilot, timeout: float = 120.0) -> None:
@@ -43,6 +45,24 @@ async def _settle(pilot, timeout: float = 120.0) -> None:
             await pilot.pause(0.2)
             return
     raise RuntimeError("the app did not settle")
+
+
+async def _settle_view(pilot, ready, timeout: float = 180.0) -> None:
+    """Wait until a teaching view is drawn and every figure it shows is measured."""
+    app: SvdlensApp = pilot.app
+    stack = app.query_one(ViewStack)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.1)
+        active = (WorkerState.PENDING, WorkerState.RUNNING)
+        if any(w.group in VIEW_GROUPS + OWN_GROUPS and w.state in active for w in app.workers):
+            continue
+        measured = all("jpeg_psnr" in stack.figures.get(r, {}) or "jpeg_note" in stack.figures.get(r, {})
+                       for r in stack.figure_ranks)
+        if ready(stack) and (measured or stack.view == "components"):
+            await pilot.pause(0.5)
+            return
+    raise RuntimeError("the view did not settle")
 
 
 def _photo_folder() -> Path:
@@ -84,6 +104,16 @@ async def _shoot(out: Path, size: tuple[int, int]) -> list[Path]:
         await pilot.press("ctrl+a", "ctrl+k", "2", "5", "enter")
         await _settle(pilot)
         written.append(Path(app.save_screenshot("error-map.svg", str(out))))
+    views = create_app(None, preview="halfcell", device="cpu")  # the colour sample at rank 50
+    async with views.run_test(size=size) as pilot:
+        views.query_one(RankInput).cursor_blink = False
+        await _settle(pilot)
+        for key, name, ready in (("ctrl+g", "gallery.svg", lambda v: v.gallery.rendered),
+                                 ("ctrl+t", "curves.svg", lambda v: v.curves.marker_x is not None),
+                                 ("ctrl+l", "components.svg", lambda v: v.components.rendered)):
+            await pilot.press(key)
+            await _settle_view(pilot, ready)
+            written.append(Path(views.save_screenshot(name, str(out))))
     small = create_app(None, preview="halfcell", device="cpu")
     async with small.run_test(size=(80, 24)) as pilot:
         small.query_one(RankInput).cursor_blink = False
