@@ -226,12 +226,13 @@ class ComponentsView(Widget, can_focus=True):
         set_picture(self.query_one("#k-left-image"), r["left"], self._units)
         set_picture(self.query_one("#k-right-image"), r["right"], self._units)
         room = max(10, (self.content_size.width - 1) // 2)
-        r["left_label"] = fit([f"rank {r['rank']}", f"layers 1…{r['rank']}", f"{r['energy'] * 100:.3f} % energy"],
+        # Most important first: what does not fit a narrow pane is left out.
+        r["left_label"] = fit([f"rank {r['rank']}", f"{r['energy'] * 100:.3f} % energy", f"layers 1…{r['rank']}"],
                               room)
         share = _percent(layers.energy_share)
         if layers.first == layers.last:
             n = _sub(layers.last)
-            r["right_label"] = fit([f"layer {layers.last}", f"σ{n}u{n}v{n}ᵀ", f"{share} of the energy"], room)
+            r["right_label"] = fit([f"layer {layers.last}", f"{share} of the energy", f"σ{n}u{n}v{n}ᵀ"], room)
         else:
             r["right_label"] = fit([f"layers {layers.first}…{layers.last}", f"{share} of the energy"], room)
         self.query_one("#k-left-label", Static).update(r["left_label"])

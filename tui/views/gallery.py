@@ -233,6 +233,7 @@ class GalleryView(Widget, can_focus=True):
                 f".svdz {human_bytes_or_dots(svdz)} · PNG {human_bytes_or_dots(png)}",
                 f".svdz {short_size(svdz)} PNG {short_size(png)}",
                 f"svdz {short_size(svdz)} PNG {short_size(png)}",
+                f"svdz{short_size(svdz)} PNG{short_size(png)}",
                 f"z{short_size(svdz)} p{short_size(png)}"]
 
     def _byte_style(self, room: int) -> int:
@@ -242,7 +243,7 @@ class GalleryView(Widget, can_focus=True):
         for style in range(len(lines[0]) if lines else 0):
             if all(len(line[style]) <= room for line in lines):
                 return style
-        return 4
+        return len(lines[0]) - 1 if lines else 0
 
     def _label(self, tile: Tile, room: int, style: int = 0) -> str:
         """Two lines: rank and PSNR; .svdz and PNG bytes."""
