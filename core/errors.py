@@ -1,4 +1,16 @@
-"""The project's own errors: each carries one line a person can act on."""
+"""The project's own errors: each carries one line a person can act on, naming paths safely.
+
+A leaf module: it imports nothing else of core.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def display_path(path: str | Path) -> str:
+    """The path for a one-line message: control characters and undecodable bytes shown as escapes."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(path))
 
 
 class SvdlensError(Exception):

@@ -1,4 +1,4 @@
-"""Reading images into float32 [0, 1] arrays.
+"""The decoder: image files (and .svdz files) read into float32 [0, 1] arrays.
 
 Files are read as bytes and decoded by OpenCV (so non-ASCII paths work on every
 platform). Pillow only reads headers: the declared size (checked against a pixel
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 import sys
 import tempfile
 import warnings
@@ -21,22 +20,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import ContainerError, ImageError
+from . import svdz
+from .errors import ContainerError, ImageError, display_path
+from .files import read_file
+from .pixels import DEFAULT_MAX_PIXELS, ImageShape, to_integer
+from .runtime import quiet_opencv
 
 MODES = ("grey", "colour")
-DEFAULT_MAX_PIXELS = 100_000_000  # refuse larger images unless the caller raises the limit
 BACKGROUND = "white"  # transparent pixels are composited on this
 SVDZ_SUFFIX = ".svdz"
-
-# OpenCV logs decoder failures on stderr, where the app draws; failures become ImageError instead.
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 # Pillow modes whose pixels carry no colour: such files load as one channel even in colour mode.
 _GREY_PIL_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
 @dataclass(frozen=True)
-class SourceImage:
+class SourceImage(ImageShape):
     """An image as loaded: pixels plus what a person should know about how."""
 
     path: Path
@@ -49,14 +48,6 @@ class SourceImage:
     stored_ranks: tuple[int, ...] = ()  # for a .svdz: the rank of each channel the file keeps
 
     @property
-    def height(self) -> int:
-        return self.pixels.shape[0]
-
-    @property
-    def width(self) -> int:
-        return self.pixels.shape[1]
-
-    @property
     def channels(self) -> int:
         return 1 if self.pixels.ndim == 2 else self.pixels.shape[2]
 
@@ -66,36 +57,9 @@ class SourceImage:
         return self.height * self.width * self.channels * (2 if self.bit_depth == 16 else 1)
 
 
-def display_path(path: str | Path) -> str:
-    """The path for a one-line message: control characters and undecodable bytes shown as escapes."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(path))
-
-
 def sample_image_path() -> Path:
     """The bundled sample photograph (NASA, public domain)."""
     return Path(__file__).parent / "data" / "astronaut.png"
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        # Non-blocking open, then fstat: a FIFO would block open() and read(), a device such as
-        # /dev/zero would be read until memory runs out. Bytes + imdecode: non-ASCII paths work.
-        nonblock = getattr(os, "O_NONBLOCK", 0)
-        fd = os.open(path, os.O_RDONLY | nonblock)
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise ImageError(f"{display_path(path)}: not a regular file (a pipe, device or socket)")
-            if nonblock:
-                os.set_blocking(fd, True)
-            return fh.read()
-    except (FileNotFoundError, NotADirectoryError):
-        raise ImageError(f"{display_path(path)}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{display_path(path)}: is a directory, not an image") from None
-    except PermissionError:
-        raise ImageError(f"{display_path(path)}: permission denied (the file cannot be read)") from None
-    except OSError as exc:
-        raise ImageError(f"{display_path(path)}: cannot read ({exc.strerror or exc})") from None
 
 
 @dataclass
@@ -183,11 +147,6 @@ def _too_large(path: Path, width: int, height: int, max_pixels: int) -> ImageErr
 
 def _read_svdz(path: Path, data: bytes, mode: str, max_pixels: int) -> SourceImage:
     try:
-        from . import svdz  # the container module; imported only when a .svdz file is opened
-    except ModuleNotFoundError:
-        raise ImageError(f"{display_path(path)}: .svdz files cannot be opened: this build has no core.svdz "
-                         "module") from None
-    try:
         decoded = svdz.decode(data, max_pixels=max_pixels)
     except ContainerError as exc:
         if path.suffix.lower() != SVDZ_SUFFIX:  # sniffed from the zip signature only
@@ -222,10 +181,9 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
     """
     if mode not in MODES:
         raise ImageError(f"unknown mode {mode!r}: use grey or colour")
+    quiet_opencv()
     path = Path(path)
-    data = _read_bytes(path)
-    if not data:
-        raise ImageError(f"{display_path(path)}: the file is empty")
+    data = read_file(path, ImageError, "an image")
     if path.suffix.lower() == SVDZ_SUFFIX or data.startswith(b"PK\x03\x04"):  # .svdz is a zip archive
         return _read_svdz(path, data, mode, max_pixels)
 
@@ -369,14 +327,3 @@ def load_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
     """Float32 pixels in [0, 1]: H×W for mode "grey", H×W×3 RGB for "colour" (H×W for grey files)."""
     return read_image(path, mode, max_pixels=max_pixels).pixels
 
-
-def to_integer(pixels: np.ndarray, bit_depth: int = 8) -> np.ndarray:
-    """Round [0, 1] floats to uint8 (or uint16 where the input was 16-bit)."""
-    top = 65535 if bit_depth == 16 else 255
-    return np.clip(np.rint(pixels * top), 0, top).astype(np.uint16 if bit_depth == 16 else np.uint8)
-
-
-def as_saved(pixels: np.ndarray, bit_depth: int = 8) -> np.ndarray:
-    """The pixels a file at bit_depth would hold, back on [0, 1] as float32: what quality is measured on."""
-    top = np.float32(65535.0 if bit_depth == 16 else 255.0)
-    return to_integer(pixels, bit_depth).astype(np.float32) / top

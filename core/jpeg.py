@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .imageio import to_integer
+from .pixels import to_integer
 from .metrics import psnr, ssim
 
 

@@ -3,7 +3,7 @@
 A rank-r image is the sum of r rank-one layers, largest singular value first. Early layers
 carry broad shapes, late ones fine texture; seeing one layer (or the last few) makes that
 visible. Layers come from the same factors resized once per view as Decomposition.preview
-uses ((R_h U) Σ (R_w V)ᵀ, resizing being linear), so no new SVD and no full-size product.
+uses (core.render: (R_h U) Σ (R_w V)ᵀ, resizing being linear), so no new SVD and no full-size product.
 
 A layer is signed (it adds and takes away), so it is shown contrast-stretched around a mid
 grey: `stretch` maps zero to 128 and a high percentile of |value| to the ends.
@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .colour import _YCBCR_TO_RGB
-from .svd import Decomposition, _one_thread, _torch, fit_size
+from .render import _one_thread, fit_size
+from .runtime import import_torch
+from .svd import Decomposition
 
 # |values| above this percentile saturate: one extreme pixel should not grey out the rest.
 STRETCH_PERCENTILE = 99.5
@@ -55,9 +57,9 @@ def layer_preview(dec: Decomposition, rank: int, size: tuple[int, int], count: i
     first = max(1, rank - max(1, int(count)) + 1)
     region = (0, 0, dec.width, dec.height)
     out_w, out_h = fit_size(dec.width, dec.height, size)
-    torch = _torch()
+    torch = import_torch()
     with _one_thread(dec.device):
-        factors = dec._resized_factors(region, out_w, out_h)
+        factors = dec.renderer.resized_factors(region, out_w, out_h)
         planes = torch.stack([(ru[:, first - 1:rank] * c.s[first - 1:rank]) @ rv[:, first - 1:rank].T
                               for (ru, rv), c in zip(factors, dec.channels)])
         if dec.colour_space == "ycbcr":

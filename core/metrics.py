@@ -55,6 +55,7 @@ def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
 
 
 def psnr_from_mse(err: float, data_range: float = 1.0) -> float:
+    """PSNR (dB) for a mean squared error already known; inf for no error."""
     return float("inf") if err <= 0 else float(10.0 * math.log10(data_range**2 / err))
 
 
@@ -131,26 +132,13 @@ def energy_kept(singular_values: Sequence[np.ndarray], ranks: Sequence[int],
     return 1.0 if total <= 0 else kept / total
 
 
-def residual_energy(dec, ranks: Sequence[int]) -> float:
-    """‖A − A_r‖²_F summed over channels (unclipped), each channel with its own rank."""
-    return float(dec.residual_energy(tuple(ranks)).sum())
-
-
-def residual_curve(dec) -> np.ndarray:
-    """‖A − A_r‖²_F over all channels for r = 1..max_rank, the same rank everywhere."""
-    return dec.residual_curve()
-
-
-def total_energy(dec) -> float:
-    return float(sum(c.total_energy for c in dec.channels))
-
-
 def energy_from_residual(dec, residual) -> np.ndarray | float:
     """Kept share of Σσ² (= ‖A‖²) in [0, 1]."""
-    total = total_energy(dec)
+    total = dec.total_energy
     return 1.0 - np.asarray(residual) / total if total > 0 else np.ones_like(np.asarray(residual, float))
 
 
 def relative_error_from_residual(dec, residual) -> np.ndarray | float:
-    total = total_energy(dec)
+    """‖A − A_r‖_F / ‖A‖_F from the residual energy (unclipped)."""
+    total = dec.total_energy
     return np.sqrt(np.asarray(residual) / total) if total > 0 else np.zeros_like(np.asarray(residual, float))

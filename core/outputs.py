@@ -10,29 +10,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import OutputError
-from .imageio import display_path, to_integer
+from .errors import OutputError, display_path
+from .pixels import to_integer
+from .runtime import quiet_opencv, umask
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 CONTAINER_SUFFIX = ".svdz"
 OUTPUT_SUFFIXES = IMAGE_SUFFIXES + (CONTAINER_SUFFIX,)
 
 
-def _current_umask() -> int:
-    """The process umask, read from /proc where possible: os.umask can only be read by setting it,
-    which for a moment changes it for every thread (the app imports this module from a worker)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
 JPEG_QUALITY = 95
 PNG_COMPRESSION = 6  # zlib's default level: the size a person gets from most tools
 
@@ -88,6 +74,7 @@ def encode_image(pixels: np.ndarray, suffix: str, bit_depth: int = 8) -> bytes:
     PNG keeps 16 bits where the input had them; JPEG (quality 95) and WebP (lossless)
     are 8-bit formats.
     """
+    quiet_opencv()
     suffix = suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise OutputError(f"cannot encode {suffix or 'a file without suffix'} as an image")
@@ -137,7 +124,7 @@ def write_atomic(path: str | Path, data: bytes, *inputs: str | Path) -> Path:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
+            os.chmod(tmp_name, 0o666 & ~umask())  # mkstemp makes 0600; give the usual mode
             os.replace(tmp_name, path)
         except OSError as exc:
             raise OutputError(f"{display_path(path)}: could not be written ({_describe(exc)})") from None

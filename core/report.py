@@ -2,7 +2,9 @@
 
 Everything here is a pure function of (SourceImage, Decomposition, ranks). Quality is
 measured on the reconstruction exactly as it would be saved (rounded to the output bit
-depth) against the original pixels. Sizes follow DESIGN.md "Sizes, honestly"; the
+depth) against the original pixels. Every size is real bytes under its own label: the
+original file, the raw pixels (H·W·C), the factors as float32 (r·(m + n + 1)·4 per
+channel) and the reconstruction saved as PNG, never a ratio of element counts. The
 .svdz columns are the real encoded file and its decoded pixels, and the JPEG columns
 the best JPEG that fits in the same bytes (none when even quality 1 is larger).
 """
@@ -17,9 +19,10 @@ import numpy as np
 
 from . import jpeg, svdz
 from .errors import RankError
-from .imageio import SourceImage, as_saved
-from .metrics import energy_from_residual, psnr, relative_error_from_residual, residual_energy, ssim
+from .imageio import SourceImage
+from .metrics import energy_from_residual, psnr, relative_error_from_residual, ssim
 from .outputs import encode_image
+from .pixels import as_saved
 from .svd import Decomposition
 
 CLASSIC_RANKS = (500, 250, 100, 50, 25, 10)
@@ -108,7 +111,7 @@ def rank_row(src: SourceImage, dec: Decomposition, requested: int, *, chroma_ran
     spec = rank if chroma_rank is None else (rank, min(chroma_rank, dec.max_rank))
     ranks = dec.channel_ranks(spec)
     saved = saved_pixels(dec, ranks, src.bit_depth)
-    residual = residual_energy(dec, ranks)
+    residual = float(dec.residual_energy(ranks).sum())
     row = RankRow(
         rank=rank,
         requested_rank=int(requested),

@@ -7,8 +7,8 @@ import math
 import numpy as np
 
 from .errors import TargetError
-from .imageio import as_saved
-from .metrics import energy_from_residual, psnr, residual_curve
+from .metrics import energy_from_residual, psnr
+from .pixels import as_saved
 from .svd import Decomposition
 
 
@@ -22,7 +22,7 @@ def rank_for_energy(dec: Decomposition, share: float) -> int:
     """Smallest rank (the same on every channel) whose kept share of Σσ² is at least `share`."""
     if not isinstance(share, (int, float)) or math.isnan(share) or share <= 0 or share > 1:
         raise TargetError(f"energy share must be above 0 and at most 1 (e.g. 0.99), got {share}")
-    curve = energy_from_residual(dec, residual_curve(dec))
+    curve = energy_from_residual(dec, dec.residual_curve())
     reached = np.nonzero(curve >= share - 1e-12)[0]  # a hair of slack for float sums
     if reached.size == 0:
         if dec.max_rank == dec.full_rank:
@@ -38,12 +38,12 @@ def measured_psnr(dec: Decomposition, rank, bit_depth: int = 8) -> float:
 
 def psnr_curve(dec: Decomposition) -> np.ndarray:
     """Unclipped PSNR (dB) for ranks 1..max_rank from the singular values alone (inf where nothing is lost)."""
-    mse = residual_curve(dec) / dec.image.size
+    mse = dec.residual_curve() / dec.image.size
     with np.errstate(divide="ignore"):
         return np.where(mse > 0, 10 * np.log10(1.0 / np.where(mse > 0, mse, 1.0)), np.inf)
 
 
-def rank_for_psnr(dec: Decomposition, target_db: float, *, bit_depth: int = 8) -> int:
+def rank_for_reconstruction_psnr(dec: Decomposition, target_db: float, *, bit_depth: int = 8) -> int:
     """Smallest rank whose reconstruction, clipped and rounded as saved, reaches `target_db`.
 
     The singular values give the unclipped PSNR of every rank for free; clipping only

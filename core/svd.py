@@ -15,28 +15,19 @@ of the image, so ‖A − A_r‖²_F = ‖A‖²_F − Σ_{i≤r} σ̃ᵢ² hold
 
 from __future__ import annotations
 
-import ctypes
-import math
-from contextlib import contextmanager
-import threading
 import time
-import warnings
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
-from .colour import _OFFSET, _RGB_TO_YCBCR, _YCBCR_TO_RGB, ycbcr_to_rgb
+from .colour import _OFFSET, _RGB_TO_YCBCR, ycbcr_to_rgb
 from .errors import Cancelled, RankError, SvdlensError
-
-# torch.from_numpy warns on read-only arrays; the factors' views of the image are only ever read.
-# One process-wide filter: warnings.catch_warnings() is not thread-safe, and previews, measuring
-# and refining run in different threads.
-warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+from .pixels import ImageShape
+from .render import PreviewRenderer, Region
+from .runtime import import_torch
 
 Rank = int | Sequence[int]
-Region = tuple[int, int, int, int]  # left, top, right, bottom in image pixels
 
 COLOUR_SPACES = ("grey", "rgb", "ycbcr")
 METHODS = ("auto", "exact", "randomized")
@@ -64,30 +55,16 @@ POWER_ITERATIONS = 2
 MAX_POWER_ITERATIONS = 5
 # Estimated PSNR shortfall (dB) above which another power iteration is run.
 ACCURACY_TARGET_DB = 0.05
-# preview() clips the crop at full resolution before resizing (exactly what
-# reconstruct() then a resize gives) while crop pixels × Σ ranks stays under this;
-# above it, it uses factors resized once per view (see preview()).
-EXACT_PREVIEW_BUDGET = 40_000_000
-PREVIEW_CACHE_VIEWS = 8
-
-
-def _torch():
-    # Imported lazily: `import torch` costs about a second and the UI must paint first.
-    import torch
-
-    return torch
-
-
 def _tensor(array: np.ndarray):
     """A torch view of a numpy array, without copying (read-only arrays are only read)."""
-    return _torch().from_numpy(array)
+    return import_torch().from_numpy(array)
 
 
 def resolve_device(device: str = "auto") -> str:
     """"auto" → "cuda" when torch sees a CUDA device, else "cpu"; "cuda" without one is an error."""
     if device not in DEVICES:
         raise SvdlensError(f"unknown device {device!r}: use auto, cpu or cuda")
-    torch = _torch()
+    torch = import_torch()
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
@@ -109,117 +86,12 @@ class ChannelFactors:
         return int(self.s.shape[0])
 
 
-_OPENMP: list = []  # [(omp_get_max_threads, omp_set_num_threads)] or [None], looked up once
-
-
-@contextmanager
-def _one_thread(device: str):
-    """Run the small, latency-bound work of a preview on the calling thread alone.
-
-    On a busy machine (two cores, a background refine, other processes) every
-    OpenMP parallel region of a tiny product or an elementwise op waits for a whole
-    team of threads to be scheduled: measured 35–190 ms per preview instead of
-    2 ms. OpenMP's thread count is per calling thread, so this leaves a
-    decomposition running in another thread at full width.
-    """
-    if device != "cpu":
-        yield
-        return
-    torch = _torch()
-    if not _OPENMP:
-        try:
-            lib = ctypes.CDLL(None)  # libgomp, loaded by torch
-            _OPENMP.append((lib.omp_get_max_threads, lib.omp_set_num_threads))
-        except (OSError, AttributeError):
-            _OPENMP.append(None)
-    if _OPENMP[0] is None:
-        yield
-        return
-    get_threads, set_threads = _OPENMP[0]
-    torch.get_num_threads()  # torch sets a new thread's OpenMP width on first use: let it, then narrow it
-    before = get_threads()
-    set_threads(1)
-    try:
-        yield
-    finally:
-        set_threads(before)
-
-
-# ---- resizing -----------------------------------------------------------------
-def _area_band(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
-    """Input indices and weights behind each output sample, (n_out × w) each.
-
-    Shrinking averages the covered input samples by overlap (OpenCV's INTER_AREA);
-    enlarging repeats samples (INTER_NEAREST), so zoomed pixels stay sharp blocks.
-    Each output sample depends on at most ⌈n_in/n_out⌉ + 1 inputs, so resizing
-    costs O(n_in) per column instead of the O(n_in·n_out) of a dense matrix.
-    """
-    if n_out >= n_in:
-        src = np.minimum((np.arange(n_out) * n_in) // n_out, n_in - 1)
-        return src[:, None].astype(np.int64), np.ones((n_out, 1), dtype=np.float32)
-    scale = n_in / n_out
-    edges = np.arange(n_out + 1, dtype=np.float64) * n_in / n_out
-    starts, ends = edges[:-1], edges[1:]
-    first = np.floor(starts).astype(np.int64)
-    width = int(math.ceil(scale)) + 1
-    idx = first[:, None] + np.arange(width)[None, :]
-    overlap = np.minimum(ends[:, None], idx + 1) - np.maximum(starts[:, None], idx)
-    weights = np.clip(overlap, 0.0, None) / scale
-    weights[idx >= n_in] = 0.0  # past the last sample: no coverage (guards rounding)
-    return np.minimum(idx, n_in - 1), weights.astype(np.float32)
-
-
-def area_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """Row-stochastic (n_out × n_in) matrix of the same resize as preview() uses."""
-    idx, weights = _area_band(n_in, n_out)
-    m = np.zeros((n_out, n_in), dtype=np.float32)
-    np.add.at(m, (np.repeat(np.arange(n_out), idx.shape[1]), idx.ravel()), weights.ravel())
-    return m
-
-
-def _resize_dim(x, n_out: int, dim: int, offset: int = 0, n_in: int | None = None):
-    """Resize torch tensor x along dim (rows offset..offset+n_in) to n_out samples."""
-    torch = _torch()
-    n_in = x.shape[dim] - offset if n_in is None else n_in
-    idx, weights = _area_band(n_in, n_out)
-    idx_t = torch.from_numpy(idx + offset).to(x.device)
-    w_t = torch.from_numpy(weights).to(x.device, x.dtype)
-    shape = [1] * x.dim()
-    shape[dim] = n_out
-    out = None
-    for j in range(idx.shape[1]):  # a band of a few taps: memory stays at the output's size
-        term = x.index_select(dim, idx_t[:, j]) * w_t[:, j].reshape(shape)
-        out = term if out is None else out.add_(term)
-    return out
-
-
-def fit_size(crop_w: int, crop_h: int, size: tuple[int, int]) -> tuple[int, int]:
-    """Largest (w, h) no larger than size with the crop's aspect ratio."""
-    max_w, max_h = max(1, int(size[0])), max(1, int(size[1]))
-    scale = min(max_w / crop_w, max_h / crop_h)
-    return max(1, min(max_w, round(crop_w * scale))), max(1, min(max_h, round(crop_h * scale)))
-
-
-def _ycbcr_to_rgb_planes(planes):
-    """(3, …) torch YCbCr planes → RGB planes (linear, so it commutes with resizing)."""
-    torch = _torch()
-    m = torch.from_numpy(_YCBCR_TO_RGB.astype(np.float32)).to(planes.device)
-    off = torch.from_numpy(_OFFSET.astype(np.float32)).to(planes.device)
-    flat = planes.reshape(3, -1) - off[:, None]
-    return (m @ flat).reshape(planes.shape)
-
-
-def _to_uint8(planes, grey: bool) -> np.ndarray:
-    """(C, h, w) torch floats in [0, 1] (already clipped or not) → h×w(×3) uint8 numpy."""
-    out = planes.clamp(0.0, 1.0).mul_(255.0).round_().to(_torch().uint8)
-    out = out[0] if grey else out.permute(1, 2, 0)
-    return np.ascontiguousarray(out.cpu().numpy())
-
-
 # ---- the decomposition ------------------------------------------------------------
 @dataclass
-class Decomposition:
+class Decomposition(ImageShape):
     """The factors of every channel, and what can be had from them for any rank."""
+
+    _ARRAY = "image"
 
     image: np.ndarray  # the original float32 image, kept for errors and previews
     colour_space: str
@@ -235,9 +107,7 @@ class Decomposition:
     seconds: float = 0.0  # wall time of the decomposition
     # The ranks refine() serves next when this is a quick first pass (0: refine() goes exact).
     next_ranks: int = 0
-    _preview_cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
-    # Preview, measure and save workers may share one decomposition.
-    _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _renderer: PreviewRenderer = field(init=False, repr=False)  # previews, with their per-view cache
     _kept: list = field(default_factory=list, repr=False)  # Σ_{i≤r} σᵢ² per channel (float64), index r − 1
     _residual: list = field(default_factory=list, repr=False)  # Σ_{i>r} σᵢ² per channel, index r − 1
 
@@ -254,20 +124,14 @@ class Decomposition:
                 residual = np.maximum(c.total_energy - kept, 0.0)
             self._kept.append(kept)
             self._residual.append(residual)
-
-    # ---- shape and ranks -------------------------------------------------
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.image.shape
+        self._renderer = PreviewRenderer(self.image, self.colour_space, self.channels, self.device)
 
     @property
-    def height(self) -> int:
-        return self.image.shape[0]
+    def renderer(self) -> PreviewRenderer:
+        """The preview renderer: its factors resized once per view also serve core.layers."""
+        return self._renderer
 
-    @property
-    def width(self) -> int:
-        return self.image.shape[1]
-
+    # ---- shape and ranks (shape, height, width: ImageShape) ---------------
     @property
     def full_rank(self) -> int:
         """min(H, W): the rank that gives the image back."""
@@ -277,18 +141,6 @@ class Decomposition:
     def max_rank(self) -> int:
         """The largest rank these factors can serve (full_rank when exact)."""
         return min(c.k for c in self.channels)
-
-    @property
-    def description(self) -> str:
-        """One short line for the UI: which decomposition is being shown."""
-        where = "" if self.device == "cpu" else f" on {self.device}"
-        if self.exact:
-            return f"exact SVD{where}"
-        if self.method == "exact":
-            return f"exact SVD{where}, top {self.max_rank} ranks kept"
-        first = "first pass: " if self.next_ranks > self.max_rank else ""
-        return (f"{first}randomized top-{self.max_rank} SVD{where} "
-                f"(est. within {max(self.accuracy_db, 0.01):.2f} dB of exact)")
 
     @property
     def singular_values(self) -> list[np.ndarray]:
@@ -317,6 +169,11 @@ class Decomposition:
         return tuple(out)
 
     # ---- errors from the singular values ---------------------------------
+    @property
+    def total_energy(self) -> float:
+        """‖A‖²_F summed over channels: the whole image's Σσ², exact even for truncated factors."""
+        return float(sum(c.total_energy for c in self.channels))
+
     def residual_energy(self, rank: Rank) -> np.ndarray:
         """Σ_{i>r} σᵢ² per channel = ‖A − A_r‖²_F (before clipping)."""
         ranks = self.channel_ranks(rank)
@@ -328,7 +185,7 @@ class Decomposition:
 
     def energy(self, rank: Rank) -> float:
         """Kept share of Σσ² over all channels, in [0, 1]."""
-        total = sum(c.total_energy for c in self.channels)
+        total = self.total_energy
         if total <= 0:
             return 1.0
         return float(1.0 - self.residual_energy(rank).sum() / total)
@@ -336,13 +193,6 @@ class Decomposition:
     def factor_bytes(self, rank: Rank) -> int:
         """Bytes of the rank-r factors stored as float32: r·(m + n + 1)·4 per channel."""
         return sum(r * (self.height + self.width + 1) * 4 for r in self.channel_ranks(rank))
-
-    def relative_error(self, rank: Rank) -> float:
-        """‖A − A_r‖_F / ‖A‖_F over all channels (unclipped)."""
-        total = sum(c.total_energy for c in self.channels)
-        if total <= 0:
-            return 0.0
-        return float(np.sqrt(self.residual_energy(rank).sum() / total))
 
     def psnr_estimate(self, rank: Rank) -> float:
         """PSNR (dB) of the unclipped reconstruction, from the singular values alone.
@@ -355,14 +205,14 @@ class Decomposition:
 
     def energy_curve(self) -> np.ndarray:
         """Kept energy share for ranks 1..max_rank (the same rank on every channel)."""
-        total = sum(c.total_energy for c in self.channels)
+        total = self.total_energy
         kept = sum(k[: self.max_rank] for k in self._kept)
         return kept / total if total > 0 else np.ones(self.max_rank)
 
     # ---- pixels ----------------------------------------------------------
     def reconstruct(self, rank: Rank) -> np.ndarray:
         """The rank-r image, same shape as the original, float32 clipped to [0, 1]."""
-        torch = _torch()
+        torch = import_torch()
         ranks = self.channel_ranks(rank)
         out = np.empty(self.shape, dtype=np.float32)
         if self.colour_space == "grey":
@@ -384,23 +234,6 @@ class Decomposition:
             raise SvdlensError(f"region {region} is outside the {self.width}×{self.height} image")
         return left, top, right, bottom
 
-    def _resized_factors(self, region: Region, out_w: int, out_h: int) -> list:
-        """(R_h U[rows], R_w V[cols]) per channel, computed once per view and cached."""
-        key = (region, out_w, out_h)
-        with self._cache_lock:
-            cached = self._preview_cache.get(key)
-            if cached is not None:
-                self._preview_cache.move_to_end(key)
-                return cached
-        left, top, right, bottom = region
-        cached = [(_resize_dim(c.u, out_h, 0, top, bottom - top), _resize_dim(c.v, out_w, 0, left, right - left))
-                  for c in self.channels]
-        with self._cache_lock:
-            self._preview_cache[key] = cached
-            while len(self._preview_cache) > PREVIEW_CACHE_VIEWS:
-                self._preview_cache.popitem(last=False)
-        return cached
-
     def preview(self, rank: Rank, size: tuple[int, int], region: Region | None = None,
                 exact: bool | None = None) -> np.ndarray:
         """The rank-r image (or a region of it) resized to fit size=(width, height), as uint8.
@@ -414,53 +247,13 @@ class Decomposition:
         happens after averaging, so only pixels whose neighbourhood over- or
         undershoots [0, 1] can differ (measured in the README's speed section).
         exact=True always clips first (cost of the crop); exact=False always uses the
-        resized factors; None chooses by EXACT_PREVIEW_BUDGET.
+        resized factors; None chooses by core.render.EXACT_PREVIEW_BUDGET.
         """
-        if exact:  # forced exact on a big crop is throughput-bound: keep every thread
-            left, top, right, bottom = self._check_region(region)
-            if (right - left) * (bottom - top) * sum(self.channel_ranks(rank)) > EXACT_PREVIEW_BUDGET:
-                return self._preview(rank, size, region, exact)
-        with _one_thread(self.device):
-            return self._preview(rank, size, region, exact)
-
-    def _preview(self, rank: Rank, size: tuple[int, int], region: Region | None, exact: bool | None) -> np.ndarray:
-        torch = _torch()
-        ranks = self.channel_ranks(rank)
-        region = self._check_region(region)
-        left, top, right, bottom = region
-        crop_w, crop_h = right - left, bottom - top
-        out_w, out_h = fit_size(crop_w, crop_h, size)
-        grey = self.colour_space == "grey"
-        shrinking = out_w < crop_w or out_h < crop_h
-        if exact is None:
-            exact = not shrinking or crop_w * crop_h * sum(ranks) <= EXACT_PREVIEW_BUDGET
-        if exact:
-            planes = torch.stack([(c.u[top:bottom, :r] * c.s[:r]) @ c.v[left:right, :r].T
-                                  for c, r in zip(self.channels, ranks)])
-            if self.colour_space == "ycbcr":
-                planes = _ycbcr_to_rgb_planes(planes)
-            planes = planes.clamp_(0.0, 1.0)
-            planes = _resize_dim(_resize_dim(planes, out_h, 1), out_w, 2)
-        else:
-            planes = torch.stack([(ru[:, :r] * c.s[:r]) @ rv[:, :r].T for (ru, rv), c, r in
-                                  zip(self._resized_factors(region, out_w, out_h), self.channels, ranks)])
-            if self.colour_space == "ycbcr":
-                planes = _ycbcr_to_rgb_planes(planes)
-        return _to_uint8(planes, grey)
+        return self._renderer.preview(self.channel_ranks(rank), self._check_region(region), size, exact)
 
     def original_preview(self, size: tuple[int, int], region: Region | None = None) -> np.ndarray:
         """The original image (or a region) resized the same way as preview(), as uint8."""
-        with _one_thread("cpu"):
-            return self._original_preview(size, region)
-
-    def _original_preview(self, size: tuple[int, int], region: Region | None) -> np.ndarray:
-        left, top, right, bottom = self._check_region(region)
-        out_w, out_h = fit_size(right - left, bottom - top, size)
-        crop = _tensor(self.image)  # a view: no copy of the image
-        # Rows first, in the image's own H×W×C layout (gathers along a permuted view are slow).
-        small = _resize_dim(_resize_dim(crop, out_h, 0, top, bottom - top), out_w, 1, left, right - left)
-        small = small[None] if small.dim() == 2 else small.permute(2, 0, 1)
-        return _to_uint8(small, self.colour_space == "grey")
+        return self._renderer.original(self._check_region(region), size)
 
     # ---- refinement ------------------------------------------------------
     def refine(self, *, progress: Callable[[int, int], None] | None = None,
@@ -499,7 +292,7 @@ def _channel_plane(image: np.ndarray, colour_space: str, i: int) -> np.ndarray:
 
 def _energy(a) -> float:
     """‖a‖²_F accumulated in float64, a few rows at a time (no float64 copy of the plane)."""
-    torch = _torch()
+    torch = import_torch()
     rows = max(1, (1 << 22) // max(1, a.shape[1]))
     total = 0.0
     for chunk in torch.split(a, rows):
@@ -528,7 +321,7 @@ class _Steps:
 
 def _captured(r_factor, served: int) -> np.ndarray:
     """Cumulative σ² (float64) of the top `served` singular values of a small q×q factor."""
-    sv = _torch().linalg.svdvals(r_factor).double().cpu().numpy()
+    sv = import_torch().linalg.svdvals(r_factor).double().cpu().numpy()
     return np.cumsum(sv[:served] ** 2)
 
 
@@ -568,7 +361,7 @@ def _randomized_channel(a, served: int, oversample: int, steps: _Steps, generato
     Returns u (m×served), s, v (n×served), ‖a‖²_F, the estimated shortfall (dB)
     and the captured Σσ̃².
     """
-    torch = _torch()
+    torch = import_torch()
     m, n = a.shape
     q = min(min(m, n), served + oversample)
     total = _energy(a)
@@ -657,7 +450,7 @@ def decompose(
     if quick and method == "randomized" and max_rank is None and QUICK_RANKS < served:
         served, next_ranks = QUICK_RANKS, served
         oversample, iterations, target_db = QUICK_OVERSAMPLE, QUICK_POWER_ITERATIONS, QUICK_ACCURACY_DB
-    torch = _torch()
+    torch = import_torch()
     device = resolve_device(device)
     n_channels = 1 if image.ndim == 2 else 3
     steps = _Steps(n_channels * (1 if method == "exact" else 2 + 2 * max(1, iterations)), progress, should_cancel)

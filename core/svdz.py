@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import io
 import math
-import stat
 import struct
 import zipfile
 import zlib
@@ -49,9 +48,10 @@ from pathlib import Path
 import numpy as np
 
 from .colour import ycbcr_to_rgb
-from .errors import ContainerError, TargetError
-from .imageio import DEFAULT_MAX_PIXELS, as_saved
+from .errors import ContainerError, TargetError, display_path
+from .files import read_file
 from .metrics import psnr
+from .pixels import DEFAULT_MAX_PIXELS, ImageShape, as_saved
 
 FORMAT_VERSION = 1
 COLOUR_SPACES = ("grey", "rgb", "ycbcr")
@@ -70,7 +70,7 @@ _BOMB_RATIO = 64
 
 
 @dataclass(frozen=True)
-class SvdzImage:
+class SvdzImage(ImageShape):
     """A decoded .svdz: the pixels and what the file says about them."""
 
     pixels: np.ndarray = field(repr=False)  # float32 in [0, 1] on the bit depth's grid, H×W or H×W×3 RGB
@@ -79,18 +79,6 @@ class SvdzImage:
     colour_space: str
     singular_values: tuple[np.ndarray, ...]  # the kept ones, per channel (float64)
     file_bytes: int
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.pixels.shape
-
-    @property
-    def height(self) -> int:
-        return self.pixels.shape[0]
-
-    @property
-    def width(self) -> int:
-        return self.pixels.shape[1]
 
 
 # ---- quantisation (shared by encode and the PSNR search) ------------------------------
@@ -225,11 +213,6 @@ def encode(dec, rank, *, bit_depth: int = 8) -> bytes:
     return _pack(_quantise(dec, rank, bit_depth), bit_depth)
 
 
-def factor_bytes(dec, rank) -> int:
-    """The float32 factors' size, the naive format a .svdz is compared with."""
-    return dec.factor_bytes(rank)
-
-
 # ---- targets ------------------------------------------------------------------------
 def _first_true(pred, lo: int, hi: int, propose) -> int:
     """Smallest r in (lo, hi] where the monotone pred turns True, given it is False at lo and True at hi.
@@ -322,7 +305,7 @@ def _psnr_model(dec, bit_depth: int) -> np.ndarray:
     return 10.0 * np.log10(1.0 / mse)
 
 
-def rank_for_psnr(dec, psnr_db: float, *, bit_depth: int = 8) -> int:
+def rank_for_decoded_psnr(dec, psnr_db: float, *, bit_depth: int = 8) -> int:
     """Smallest rank (the same on every channel) whose decoded, rounded .svdz image reaches psnr_db.
 
     Each try decodes a whole image, so the search starts where the singular values predict
@@ -501,26 +484,8 @@ def decode(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> SvdzImage:
 def read_svdz(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> SvdzImage:
     """Read and decode a .svdz file; ContainerError naming the file for anything wrong."""
     path = Path(path)
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
-            # A FIFO would block the read; a device such as /dev/zero never ends.
-            raise ContainerError(f"{path}: not a regular file (a pipe, device or socket)")
-        size = info.st_size
-        if size > MAX_FILE_BYTES:
-            raise ContainerError(f"{path}: the file is larger than {MAX_FILE_BYTES:,} bytes")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ContainerError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ContainerError(f"{path}: is a directory, not a .svdz file") from None
-    except PermissionError:
-        raise ContainerError(f"{path}: permission denied") from None
-    except OSError as exc:
-        raise ContainerError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if not data:
-        raise ContainerError(f"{path}: the file is empty")
+    data = read_file(path, ContainerError, "a .svdz file", MAX_FILE_BYTES)
     try:
         return decode(data, max_pixels=max_pixels)
     except ContainerError as exc:
-        raise ContainerError(f"{path}: {exc}") from None
+        raise ContainerError(f"{display_path(path)}: {exc}") from None

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image, ImageOps
 
 from core.errors import ImageError
-from core.imageio import read_image, to_integer
+from core.imageio import read_image
+from core.pixels import to_integer
 from tests.conftest import pil_bytes, write_png
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from core import svd
+from core import render, svd
 from core.errors import RankError
 from core.imageio import load_image
 from core.layers import energy_share, layer_preview, stretch
@@ -30,9 +30,9 @@ def photo():
 
 def _direct(dec, first: int, last: int, size) -> np.ndarray:
     """Σ_{first≤i≤last} σᵢ uᵢ vᵢᵀ at full size from the factors (float64), then the area resize."""
-    out_w, out_h = svd.fit_size(dec.width, dec.height, size)
-    rh = svd.area_matrix(dec.height, out_h).astype(np.float64)
-    rw = svd.area_matrix(dec.width, out_w).astype(np.float64)
+    out_w, out_h = render.fit_size(dec.width, dec.height, size)
+    rh = render.area_matrix(dec.height, out_h).astype(np.float64)
+    rw = render.area_matrix(dec.width, out_w).astype(np.float64)
     planes = []
     for c in dec.channels:
         u = c.u.double().numpy()[:, first - 1:last]

@@ -7,9 +7,9 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from core.errors import TargetError
-from core.imageio import to_integer
-from core.metrics import energy_kept, psnr, residual_curve, residual_energy, ssim
-from core.select import measured_psnr, psnr_curve, rank_for_energy, rank_for_psnr
+from core.metrics import energy_kept, psnr, ssim
+from core.pixels import to_integer
+from core.select import measured_psnr, psnr_curve, rank_for_energy, rank_for_reconstruction_psnr
 from core.svd import ChannelFactors, Decomposition, decompose
 from tests.conftest import classic_procedure
 
@@ -103,8 +103,8 @@ def test_frobenius_error_is_the_tail_of_the_singular_values(photo01, rank):
         measured += float(np.sum((photo01[..., c].astype(np.float64) - approx) ** 2))
     tail = sum(float(np.sum(s[rank:] ** 2)) for s in dec.singular_values)
     assert tail == pytest.approx(measured, rel=1e-4)
-    assert residual_energy(dec, [rank] * 3) == pytest.approx(measured, rel=1e-4)
-    assert residual_curve(dec)[rank - 1] == pytest.approx(measured, rel=1e-4)
+    assert dec.residual_energy([rank] * 3).sum() == pytest.approx(measured, rel=1e-4)
+    assert dec.residual_curve()[rank - 1] == pytest.approx(measured, rel=1e-4)
 
 
 @pytest.mark.parametrize("colour", [True, False])
@@ -158,7 +158,7 @@ def test_unreachable_energy_is_refused(photo_dec, share):
 
 @pytest.mark.parametrize("target", [18.0, 25.0, 32.0, 45.0])
 def test_rank_for_psnr_is_the_smallest_reaching_it_as_saved(photo_dec, photo_rgb, target):
-    r = rank_for_psnr(photo_dec, target)
+    r = rank_for_reconstruction_psnr(photo_dec, target)
     assert measured_psnr(photo_dec, r) >= target
     assert r == 1 or measured_psnr(photo_dec, r - 1) < target
     # and the same judgement by the independent float64 procedure, saved to uint8
@@ -175,8 +175,8 @@ def test_psnr_above_what_the_factors_give_is_refused(photo_dec):
     few = _truncated(photo_dec, 5)
     best = measured_psnr(few, 5)
     with pytest.raises(TargetError, match=r"above what rank 5"):
-        rank_for_psnr(few, best + 1)
-    assert rank_for_psnr(few, best) <= 5
+        rank_for_reconstruction_psnr(few, best + 1)
+    assert rank_for_reconstruction_psnr(few, best) <= 5
     with pytest.raises(TargetError, match="not reached"):
         rank_for_energy(few, 0.99999)
 
@@ -184,4 +184,4 @@ def test_psnr_above_what_the_factors_give_is_refused(photo_dec):
 @pytest.mark.parametrize("target", [0, -3, float("nan")])
 def test_nonsense_psnr_targets_are_refused(photo_dec, target):
     with pytest.raises(TargetError, match="PSNR"):
-        rank_for_psnr(photo_dec, target)
+        rank_for_reconstruction_psnr(photo_dec, target)

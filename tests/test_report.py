@@ -9,7 +9,8 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from core.errors import RankError
-from core.imageio import read_image, to_integer
+from core.imageio import read_image
+from core.pixels import to_integer
 from core.outputs import encode_image
 from core.report import CLASSIC_RANKS, build_report, parse_ranks, rank_row
 from core.svd import decompose

@@ -9,7 +9,6 @@ tests/hostile.py into a temporary folder.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -17,18 +16,18 @@ import shutil
 import stat
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from core.errors import ImageError, SvdlensError
+from core.errors import ImageError, SvdlensError, display_path
+from core.imageio import read_image
 from core.metrics import psnr
-from core.imageio import display_path, read_image, to_integer
+from core.pixels import to_integer
 from tests.conftest import ROOT
-from tests.hostile import build_corpus, build_svdz_corpus, png_header_only, small_photo
+from tests.hostile import build_corpus, build_svdz_corpus, small_photo
 from tui.cli import main
 
 SVDLENS = Path(sys.executable).with_name("svdlens")
@@ -273,9 +272,9 @@ def test_app_command_refuses_what_it_cannot_open_before_starting(corpus, capsys,
     import types
 
     started = []
-    fake = types.ModuleType("tui.app")
+    fake = types.ModuleType("tui.lifecycle")
     fake.run_app = lambda path, **kwargs: started.append(path) or 0
-    monkeypatch.setitem(sys.modules, "tui.app", fake)
+    monkeypatch.setitem(sys.modules, "tui.lifecycle", fake)
     folder, cases = corpus
     for name in ("missing.png", "a folder.png", "plain/through a file.png"):
         code, out, err = run_cli([cases[name].path], capsys)
@@ -618,9 +617,9 @@ def test_a_file_name_too_long_for_the_file_system(photo, tmp_path, capsys, monke
     import types
 
     long_name = tmp_path / ("n" * 300 + ".png")  # NAME_MAX is 255 on common file systems
-    fake = types.ModuleType("tui.app")
+    fake = types.ModuleType("tui.lifecycle")
     fake.run_app = lambda path, **kwargs: 0
-    monkeypatch.setitem(sys.modules, "tui.app", fake)
+    monkeypatch.setitem(sys.modules, "tui.lifecycle", fake)
     listing = snapshot(tmp_path)
     for argv, reason in ((["compress", photo, "--rank", "3", "-o", long_name], "cannot be written"),
                          (["compress", long_name, "--rank", "3", "-o", tmp_path / "o.png"], "cannot read"),

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import skimage.data
 
-from core import svd
+from core import render, svd
 from core.errors import Cancelled, RankError, SvdlensError
 from core.imageio import load_image
+from tui.describe import describe
 
 # The same public-domain/CC0 photos as ../shared/images, from the copy scikit-image (a test
 # dependency) ships, so the tests run wherever the repository is cloned.
@@ -50,9 +51,9 @@ def _expected_preview(dec, rank, size, region=None) -> np.ndarray:
     """The contract: the same crop of reconstruct(rank), resized to fit size, as uint8."""
     left, top, right, bottom = region or (0, 0, dec.width, dec.height)
     crop = dec.reconstruct(rank)[top:bottom, left:right].astype(np.float64)
-    out_w, out_h = svd.fit_size(right - left, bottom - top, size)
-    rh = svd.area_matrix(bottom - top, out_h).astype(np.float64)
-    rw = svd.area_matrix(right - left, out_w).astype(np.float64)
+    out_w, out_h = render.fit_size(right - left, bottom - top, size)
+    rh = render.area_matrix(bottom - top, out_h).astype(np.float64)
+    rw = render.area_matrix(right - left, out_w).astype(np.float64)
     if crop.ndim == 2:
         out = rh @ crop @ rw.T
     else:
@@ -122,7 +123,7 @@ def test_bad_ranks_and_arguments_are_clear_errors(grey):
 def test_exact_with_max_rank_keeps_only_those_factors(grey):
     dec = svd.decompose(grey, method="exact", max_rank=12, device="cpu")
     assert dec.max_rank == 12 and not dec.exact and dec.channels[0].u.shape == (80, 12)
-    assert dec.description == "exact SVD, top 12 ranks kept"
+    assert describe(dec) == "exact SVD, top 12 ranks kept"
     assert np.abs(dec.reconstruct(12) - _numpy_rank(grey, 12)).max() < 1e-5
     with pytest.raises(RankError, match="12"):
         dec.reconstruct(13)
@@ -169,9 +170,9 @@ def test_fast_preview_is_the_resize_of_the_unclipped_crop(colour):
         fast = dec.preview(rank, size, region, exact=False)
         left, top, right, bottom = region
         crop = _numpy_rank(colour, rank, clip=False)[top:bottom, left:right]
-        out_w, out_h = svd.fit_size(right - left, bottom - top, size)
-        resized = np.einsum("ij,jkc,lk->ilc", svd.area_matrix(bottom - top, out_h), crop,
-                            svd.area_matrix(right - left, out_w), optimize=True)
+        out_w, out_h = render.fit_size(right - left, bottom - top, size)
+        resized = np.einsum("ij,jkc,lk->ilc", render.area_matrix(bottom - top, out_h), crop,
+                            render.area_matrix(right - left, out_w), optimize=True)
         assert _max_diff(fast, np.clip(np.rint(resized * 255), 0, 255).astype(np.uint8)) <= 1
     # At full rank nothing over- or undershoots, so the fast path meets the contract too.
     full = dec.full_rank
@@ -180,13 +181,13 @@ def test_fast_preview_is_the_resize_of_the_unclipped_crop(colour):
 
 def test_preview_uses_resized_factors_for_large_crops(colour, monkeypatch):
     dec = svd.decompose(colour, device="cpu")
-    monkeypatch.setattr(svd, "EXACT_PREVIEW_BUDGET", 1000)
+    monkeypatch.setattr(render, "EXACT_PREVIEW_BUDGET", 1000)
     for rank in (2, 9, 30):  # one view: the factors are resized once, then reused per rank
         dec.preview(rank, (30, 20))
-    assert len(dec._preview_cache) == 1
-    for i in range(svd.PREVIEW_CACHE_VIEWS + 3):
+    assert len(dec._renderer._cache) == 1
+    for i in range(render.PREVIEW_CACHE_VIEWS + 3):
         dec.preview(5, (30, 20), (i, 0, 96, 64))
-    assert len(dec._preview_cache) == svd.PREVIEW_CACHE_VIEWS
+    assert len(dec._renderer._cache) == render.PREVIEW_CACHE_VIEWS
 
 
 def test_original_preview_matches_opencv_area_resize(colour):
@@ -210,7 +211,7 @@ def test_randomized_is_within_a_tenth_of_a_db_of_exact(large_grey):
     fast = svd.decompose(large_grey, method="randomized", max_rank=120, device="cpu")
     assert not fast.exact and fast.method == "randomized" and fast.max_rank == 120
     assert fast.channels[0].u.shape == (large_grey.shape[0], 120)  # no full U kept
-    assert "randomized top-120" in fast.description
+    assert "randomized top-120" in describe(fast)
     ranks = np.arange(1, 121)
     gap = np.array([exact.psnr_estimate(int(r)) - fast.psnr_estimate(int(r)) for r in ranks])
     assert gap.max() < 0.1 and gap.min() > -1e-3  # the exact SVD is optimal: never worse
@@ -256,9 +257,9 @@ def test_quick_first_pass_refines_to_the_served_ranks_then_exact(colour, monkeyp
     monkeypatch.setattr(svd, "QUICK_OVERSAMPLE", 6)
     monkeypatch.setattr(svd, "OVERSAMPLE", 6)
     first = svd.decompose(colour, device="cpu", quick=True)
-    assert first.max_rank == 8 and first.description.startswith("first pass: randomized top-8")
+    assert first.max_rank == 8 and describe(first).startswith("first pass: randomized top-8")
     second = first.refine()
-    assert second.max_rank == 30 and not second.exact and not second.description.startswith("first pass")
+    assert second.max_rank == 30 and not second.exact and not describe(second).startswith("first pass")
     third = second.refine()
     assert third.exact and third.max_rank == 64
     # quick has no effect where the exact SVD is used anyway, or when max_rank is given.
@@ -269,7 +270,7 @@ def test_quick_first_pass_refines_to_the_served_ranks_then_exact(colour, monkeyp
 def test_flat_images_decompose_cleanly():
     black = np.zeros((120, 160, 3), dtype=np.float32)
     dec = svd.decompose(black, method="randomized", max_rank=10, device="cpu")
-    assert dec.accuracy_db == 0.0 and "nan" not in dec.description
+    assert dec.accuracy_db == 0.0 and "nan" not in describe(dec)
     assert dec.psnr_estimate(3) == float("inf") and not dec.reconstruct(3).any()
     grey = np.full((120, 160), 0.5, dtype=np.float32)
     dec = svd.decompose(grey, method="randomized", max_rank=10, device="cpu")

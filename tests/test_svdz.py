@@ -15,7 +15,7 @@ from skimage import data as skdata
 
 from core import svdz
 from core.errors import ContainerError, RankError, TargetError
-from core.imageio import to_integer
+from core.pixels import to_integer
 from core.metrics import psnr
 from core.svd import decompose
 
@@ -158,7 +158,7 @@ def test_rank_for_max_bytes_on_a_small_photo(photo, space, budget):
 @pytest.mark.parametrize("target", [22.0, 28.0, 34.0])
 def test_rank_for_psnr_on_a_small_photo(photo, target):
     dec = decompose(photo)
-    r = svdz.rank_for_psnr(dec, target)
+    r = svdz.rank_for_decoded_psnr(dec, target)
     assert svdz.quantised_psnr(dec, r) >= target > svdz.quantised_psnr(dec, r - 1)
     decoded = svdz.decode(svdz.encode(dec, r)).pixels
     assert psnr(saved(decoded), photo) == pytest.approx(svdz.quantised_psnr(dec, r), abs=1e-6)
@@ -186,7 +186,7 @@ def test_rank_for_max_bytes_on_truncated_factors_does_not_claim_the_top_rank_is_
 
 
 def test_rank_for_psnr_is_the_smallest_reaching_it_after_quantisation(camera_dec):
-    r = svdz.rank_for_psnr(camera_dec, 32.0)
+    r = svdz.rank_for_decoded_psnr(camera_dec, 32.0)
 
     def measured(rank):
         return psnr(saved(svdz.decode(svdz.encode(camera_dec, rank)).pixels), camera_dec.image)
@@ -198,9 +198,9 @@ def test_rank_for_psnr_out_of_reach(photo):
     # Grey as the mean of RGB lies off the 8-bit grid, so even full rank, rounded, has a finite PSNR.
     dec = decompose(photo.mean(axis=2).astype(np.float32))
     with pytest.raises(TargetError, match="out of reach"):
-        svdz.rank_for_psnr(dec, 200.0)
+        svdz.rank_for_decoded_psnr(dec, 200.0)
     with pytest.raises(TargetError):
-        svdz.rank_for_psnr(dec, float("nan"))
+        svdz.rank_for_decoded_psnr(dec, float("nan"))
 
 
 # ---- hostile and damaged files -------------------------------------------------------------

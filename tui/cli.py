@@ -14,11 +14,10 @@ import os
 import sys
 from pathlib import Path
 
+from tui.choices import CLASSIC_RANKS, DEVICES, PROTOCOLS
+
 PROG = "svdlens"
 COMMANDS = ("report", "compress", "decode")
-CLASSIC_RANKS = "500,250,100,50,25,10"
-PREVIEWS = ("auto", "sixel", "tgp", "halfcell", "unicode")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 class UsageError(Exception):
@@ -90,8 +89,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _report_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=f"{PROG} report", description="Print what each rank costs in bytes and buys in quality.")
     p.add_argument("image", metavar="IMAGE")
-    p.add_argument("--ranks", default=CLASSIC_RANKS, metavar="R1,R2,...",
-                   help=f"ranks to report (default {CLASSIC_RANKS}); ranks above min(H, W) are clamped and flagged")
+    ranks = ",".join(map(str, CLASSIC_RANKS))
+    p.add_argument("--ranks", default=ranks, metavar="R1,R2,...",
+                   help=f"ranks to report (default {ranks}); ranks above min(H, W) are clamped and flagged")
     p.add_argument("--ycbcr", action="store_true", help="decompose Y, Cb and Cr instead of R, G and B")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--fast", action="store_true",
@@ -141,7 +141,7 @@ def _app_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("image", metavar="IMAGE", nargs="?", help="photo to open (default: the bundled sample)")
-    p.add_argument("--preview", choices=PREVIEWS, default="auto",
+    p.add_argument("--preview", choices=PROTOCOLS, default="auto",
                    help="how pictures are drawn (auto detects; over SSH try halfcell with "
                         "TEXTUAL_COLOR_SYSTEM=truecolor)")
     _common(p)
@@ -194,7 +194,8 @@ class _Progress:
 
 
 def _load(path: str, grey: bool, max_pixels: int | None):
-    from core.imageio import DEFAULT_MAX_PIXELS, read_image
+    from core.imageio import read_image
+    from core.pixels import DEFAULT_MAX_PIXELS
 
     return read_image(path, "grey" if grey else "colour", max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
                       capture_decoder_messages=True)
@@ -241,7 +242,9 @@ def _decompose(src, ycbcr: bool, device: str, progress: _Progress, *, fast: bool
         src.pixels, colour_space="ycbcr" if ycbcr and src.channels == 3 else None, device=device, method=method,
         max_rank=wanted, progress=progress.callback("decomposing"), should_cancel=cancelled.is_set))
     if not dec.exact:  # randomized, or exact but truncated to the top ranks: say which
-        _say(f"note: {dec.description} (ranks up to {dec.max_rank} of {dec.full_rank})")
+        from tui.describe import describe
+
+        _say(f"note: {describe(dec)} (ranks up to {dec.max_rank} of {dec.full_rank})")
     return dec
 
 
@@ -389,18 +392,16 @@ def _choose_rank(src, dec, svdz, args, rank: int | None) -> int:
             return dec.max_rank
         return rank
     if args.energy is not None:
-        from core.metrics import energy_from_residual, residual_energy
-
         r = select.rank_for_energy(dec, args.energy)
-        kept = float(energy_from_residual(dec, residual_energy(dec, [r] * len(dec.channels))))
+        kept = dec.energy(r)
         _say(f"rank {r} keeps {kept * 100:.4f}% of the energy (asked {args.energy * 100:g}%)")
         return r
     if args.psnr is not None:
         if svdz is not None:
-            r = svdz.rank_for_psnr(dec, args.psnr, bit_depth=src.bit_depth)
+            r = svdz.rank_for_decoded_psnr(dec, args.psnr, bit_depth=src.bit_depth)
         else:
-            r = select.rank_for_psnr(dec, args.psnr, bit_depth=src.bit_depth if args.output.lower().endswith(
-                ".png") else 8)
+            r = select.rank_for_reconstruction_psnr(
+                dec, args.psnr, bit_depth=src.bit_depth if args.output.lower().endswith(".png") else 8)
             if not args.output.lower().endswith((".png", ".webp")):
                 _say("note: the PSNR target is met before JPEG encoding; the JPEG file loses a little more")
         _say(f"rank {r} is the smallest reaching {args.psnr:g} dB")
@@ -451,7 +452,7 @@ def _cmd_decode(argv: list[str]) -> int:
 
     path = Path(args.input)
     _check_input(path, "a .svdz file")
-    from core.imageio import DEFAULT_MAX_PIXELS
+    from core.pixels import DEFAULT_MAX_PIXELS
 
     decoded = svdz.read_svdz(path, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
     bit_depth = int(decoded.bit_depth) if out.suffix.lower() == ".png" else 8
@@ -485,7 +486,7 @@ def _cmd_app(argv: list[str]) -> int:
         _check_input(path, "an image")
         if not os.access(path, os.R_OK):
             raise ImageError(f"{path}: permission denied (the file cannot be read)")
-    from tui.app import run_app
+    from tui.lifecycle import run_app
 
     kwargs = dict(preview=args.preview, mode="grey" if args.grey else "colour", device=args.device)
     if args.max_pixels is not None:

@@ -14,55 +14,11 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from textual.worker import WorkerState
-
-from tui.app import CLASSIC_RANKS, SvdlensApp, create_app
-from tui.preview import PreviewPane
-from tui.views import ViewStack
-from tui.widgets import RankInput, SizesTable
-
-OWN_GROUPS = ("decompose", "refine", "measure", "target", "save", "preview")
-VIEW_GROUPS = ("gallery", "figures", "components")
-
-
-async def _settle(pilot, timeout: float = 120.0) -> None:
-    # Only our own worker groups: the DirectoryTree's loader never completes.
-    app: SvdlensApp = pilot.app
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.1)
-        if app.loaded is None or app.has_class("-busy") or app._measure_timer is not None or app._panes_pending:
-            continue
-        active = (WorkerState.PENDING, WorkerState.RUNNING)
-        if any(w.group in OWN_GROUPS and w.state in active for w in app.workers):
-            continue
-        table = app.query_one(SizesTable).state
-        render = app.query_one(PreviewPane).last_render
-        if table and not table.measuring and table.rank == app.rank and render and render.rank == app.rank:
-            await pilot.pause(0.2)
-            return
-    raise RuntimeError("the app did not settle")
-
-
-async def _settle_view(pilot, ready, timeout: float = 180.0) -> None:
-    """Wait until a teaching view is drawn and every figure it shows is measured."""
-    app: SvdlensApp = pilot.app
-    stack = app.query_one(ViewStack)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.1)
-        active = (WorkerState.PENDING, WorkerState.RUNNING)
-        if any(w.group in VIEW_GROUPS + OWN_GROUPS and w.state in active for w in app.workers):
-            continue
-        measured = all("jpeg_psnr" in stack.figures.get(r, {}) or "jpeg_note" in stack.figures.get(r, {})
-                       for r in stack.figure_ranks)
-        if ready(stack) and (measured or stack.view == "components"):
-            await pilot.pause(0.5)
-            return
-    raise RuntimeError("the view did not settle")
+from tui.choices import CLASSIC_RANKS
+from tui.lifecycle import create_app
+from tui.widgets import RankInput
 
 
 def _photo_folder() -> Path:
@@ -87,10 +43,10 @@ async def _shoot(out: Path, size: tuple[int, int]) -> list[Path]:
     app = create_app(None, preview="halfcell", device="cpu")
     async with app.run_test(size=size) as pilot:
         app.query_one(RankInput).cursor_blink = False
-        await _settle(pilot)
+        await app.settled(timeout=120.0, poll=0.1)
         for rank in CLASSIC_RANKS:
             await pilot.press("ctrl+a", "ctrl+k", *str(rank), "enter")
-            await _settle(pilot)
+            await app.settled(timeout=120.0, poll=0.1)
             written.append(Path(app.save_screenshot(f"rank-{rank:03d}.svg", str(out))))
         await pilot.press("f1")
         await pilot.pause(0.3)
@@ -102,23 +58,21 @@ async def _shoot(out: Path, size: tuple[int, int]) -> list[Path]:
         written.append(Path(app.save_screenshot("file-picker.svg", str(out))))
         await pilot.press("f5", "f5")
         await pilot.press("ctrl+a", "ctrl+k", "2", "5", "enter")
-        await _settle(pilot)
+        await app.settled(timeout=120.0, poll=0.1)
         written.append(Path(app.save_screenshot("error-map.svg", str(out))))
-    views = create_app(None, preview="halfcell", device="cpu")  # the colour sample at rank 50
-    async with views.run_test(size=size) as pilot:
-        views.query_one(RankInput).cursor_blink = False
-        await _settle(pilot)
-        for key, name, ready in (("ctrl+g", "gallery.svg", lambda v: v.gallery.rendered),
-                                 ("ctrl+t", "curves.svg", lambda v: v.curves.marker_x is not None),
-                                 ("ctrl+l", "components.svg", lambda v: v.components.rendered)):
-            await pilot.press(key)
-            await _settle_view(pilot, ready)
-            written.append(Path(views.save_screenshot(name, str(out))))
     small = create_app(None, preview="halfcell", device="cpu")
     async with small.run_test(size=(80, 24)) as pilot:
         small.query_one(RankInput).cursor_blink = False
-        await _settle(pilot)
+        await small.settled(timeout=120.0, poll=0.1)
         written.append(Path(small.save_screenshot("small-80x24.svg", str(out))))
+    views = create_app(None, preview="halfcell", device="cpu")  # the colour sample at rank 50
+    async with views.run_test(size=size) as pilot:
+        views.query_one(RankInput).cursor_blink = False
+        await views.settled(timeout=120.0, poll=0.1)
+        for key, name in (("ctrl+g", "gallery.svg"), ("ctrl+t", "curves.svg"), ("ctrl+l", "components.svg")):
+            await pilot.press(key)  # settled() waits for the view's pictures and every figure it shows
+            await views.settled(timeout=180.0, poll=0.1)
+            written.append(Path(views.save_screenshot(name, str(out))))
     return written
 
 

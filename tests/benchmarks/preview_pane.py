@@ -26,7 +26,8 @@ from rich.console import Console  # noqa: E402
 
 from core.imageio import load_image  # noqa: E402
 from core.svd import decompose  # noqa: E402
-from tui.preview import _Job, _OriginalCache, measure_render, render_images, view_region, zoom_levels  # noqa: E402
+from tui.preview.geometry import view_region, zoom_levels  # noqa: E402
+from tui.preview.render import OriginalCache, RenderJob, measure_render, render_images  # noqa: E402
 
 
 def main() -> None:
@@ -48,7 +49,7 @@ def main() -> None:
           f"decompose {time.perf_counter() - t:.1f} s, ranks up to {dec.max_rank}, exact={dec.exact}")
     print(f"zoom levels for a {pane[0]}×{pane[1]} pane: {' '.join(zoom_levels(size, pane))}")
 
-    cache = _OriginalCache()
+    cache = OriginalCache()
     generation = 0
     centre = [size[0] / 2, size[1] / 2]
 
@@ -56,7 +57,7 @@ def main() -> None:
         nonlocal generation
         generation += 1
         region, out, _ = view_region(size, pane, zoom, tuple(centre))
-        return _Job(generation, dec, rank, view, False, zoom, 8, region, out, (1, 2), cache)
+        return RenderJob(generation, dec, rank, view, False, zoom, 8, region, out, (1, 2), cache)
 
     def run(label: str, jobs) -> None:
         pictures, errors = [], []

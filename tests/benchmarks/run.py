@@ -33,6 +33,7 @@ import numpy as np
 
 from core import svd
 from core.imageio import read_image, sample_image_path
+from tui.describe import describe
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "images" / "hubble_deep_field.jpg"
@@ -89,7 +90,7 @@ def bench_rank_change(sizes: list[float]) -> None:
         h, w = image.shape[:2]
         label = f"{mp:g} MP colour ({w}×{h})"
         dec, seconds, cpu = timed_cpu(svd.decompose, image, device="cpu")
-        row("a", f"{label}: decompose ({dec.description})", f"{seconds:7.2f} s (CPU {cpu:.1f} s)")
+        row("a", f"{label}: decompose ({describe(dec)})", f"{seconds:7.2f} s (CPU {cpu:.1f} s)")
         dec.preview(50, PANE)  # the view's first call resizes the factors
         ranks = rng.integers(1, dec.max_rank + 1, size=40)
         times = []
@@ -131,13 +132,13 @@ def bench_first_preview() -> None:
             t2 = time.perf_counter()
             dec.preview(50, PANE), dec.original_preview(PANE)
             t3, c3 = time.perf_counter(), time.process_time()
-            how = f"quick=True, {dec.description.split(' (')[0]}" if quick else dec.description.split(" (")[0]
+            how = f"quick=True, {describe(dec).split(' (')[0]}" if quick else describe(dec).split(" (")[0]
             row("b", f"open → first preview, 8 MP colour JPEG ({src.width}×{src.height}), {how}",
                 f"{t3 - t0:7.2f} s (load {t1 - t0:.2f} + decompose {t2 - t1:.2f} + preview {t3 - t2:.2f}; "
                 f"CPU {c3 - c0:.1f} s)")
             if quick:
                 refined, seconds, cpu = timed_cpu(dec.refine)
-                row("b", f"  then refine() in the background → {refined.description.split(' (')[0]}",
+                row("b", f"  then refine() in the background → {describe(refined).split(' (')[0]}",
                     f"{seconds:7.2f} s (CPU {cpu:.1f} s)")
 
 
@@ -215,7 +216,7 @@ def _rss_child(path: str, refine: bool) -> None:
         exact = dec.refine()
         exact.preview(50, PANE), exact.reconstruct(100)
         exact_peak = _peak_rss_kb()
-    print(f"{base} {peak} {metrics_peak} {exact_peak} {src.width} {src.height} {dec.description}")
+    print(f"{base} {peak} {metrics_peak} {exact_peak} {src.width} {src.height} {describe(dec)}")
 
 
 def bench_memory(refine: bool) -> None:

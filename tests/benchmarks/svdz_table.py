@@ -22,9 +22,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from core import svdz  # noqa: E402
-from core.imageio import load_image, to_integer  # noqa: E402
+from core.imageio import load_image  # noqa: E402
 from core.jpeg import jpeg_at_budget, webp_at_budget  # noqa: E402
 from core.metrics import psnr  # noqa: E402
+from core.pixels import to_integer  # noqa: E402
 from core.svd import decompose  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "images"
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
             if rank > dec.full_rank:
                 continue
             data_bytes = svdz.encode(dec, rank)
-            f32 = svdz.factor_bytes(dec, rank)
+            f32 = dec.factor_bytes(rank)
             p_ref = psnr(saved(dec.reconstruct(rank)), image)
             p_svdz = psnr(saved(svdz.decode(data_bytes).pixels), image)
             jpeg = jpeg_at_budget(image, len(data_bytes))

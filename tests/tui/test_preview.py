@@ -134,19 +134,23 @@ def test_sixel_pictures_are_encoded_by_the_worker_and_reused_by_the_widget(dec, 
     import textual_image.widget.sixel as ti_sixel
     from textual_image._sixel import image_to_sixels
 
-    from tui import preview
+    from tui.preview import render as preview_render
+    from tui.preview import terminal
 
-    assert preview._image_class("sixel") is preview.WorkerSixelImage
+    assert terminal.image_class("sixel") is terminal.WorkerSixelImage
     region, out, _ = view_region((128, 96), (60, 80), "1:1", (64, 48))
-    job = preview._Job(1, dec, 7, "side", False, "1:1", 8, region, out, (10, 20), preview._OriginalCache(), sixel=True)
-    render = preview.render_images(job)
+    encoder = terminal.picture_encoder(terminal.WorkerSixelImage)
+    job = preview_render.RenderJob(
+        1, dec, 7, "side", False, "1:1", 8, region, out, (10, 20), preview_render.OriginalCache(), encoder
+    )
+    render = preview_render.render_images(job)
     assert render.main_image.size == (60, 80) and render.left_image.size == (60, 80)
 
     def encoder_must_not_run(*args, **kwargs):
         raise AssertionError("encoded on the UI thread")
 
     monkeypatch.setattr(ti_sixel, "image_to_sixels", encoder_must_not_run)
-    painter = preview._WorkerEncodedSixels(render.main_image)
+    painter = terminal._WorkerEncodedSixels(render.main_image)
     # The widget paints a copy (scaled to the same size, cropped to all of it): found by content.
     data = painter._image_to_sixels(render.main_image.copy(), None, (0, 0, 0, 1.0))
     assert data == image_to_sixels(render.main_image)
@@ -353,7 +357,7 @@ async def test_error_map_at_fit_finds_the_largest_error_over_every_image_pixel(d
 
 
 async def test_error_map_of_a_large_region_compares_the_previews(dec, monkeypatch):
-    monkeypatch.setattr("tui.preview.FULL_RES_ERROR_PIXELS", 0)  # as if the photo were huge
+    monkeypatch.setattr("tui.preview.render.FULL_RES_ERROR_PIXELS", 0)  # as if the photo were huge
     app = PreviewApp(dec, rank=4)
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one(PreviewPane)
@@ -573,7 +577,7 @@ def test_fast_original_shrink_equals_core(which, dec, grey_dec, monkeypatch):
     from tui.preview import original_preview
 
     d = dec if which == "colour" else grey_dec
-    monkeypatch.setattr("tui.preview.FAST_ORIGINAL_PIXELS", 0)  # take the OpenCV path at this size
+    monkeypatch.setattr("tui.preview.render.FAST_ORIGINAL_PIXELS", 0)  # take the OpenCV path at this size
     for size, region in [((39, 44), None), ((20, 9), (3, 5, 128, 96)), ((7, 30), (100, 0, 117, 96))]:
         region = region or (0, 0, 128, 96)
         ours = original_preview(d, size, region).astype(int)

@@ -1,4 +1,5 @@
-"""Pilot tests of the gallery, curves and components views, checked against core on what is shown."""
+"""Pilot tests of the views: the preview's modes and A/B flip, the preview option, small terminals,
+and the gallery, curves and components views, checked against core on what is shown."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ import math
 
 import numpy as np
 import pytest
-from textual.geometry import Region
 
-from apphelp import make_app, no_blink, settle, wait_for, widget_text
-from core import svd
+from apphelp import make_app, no_blink, wait_for, widget_text
+from core import render
 from core.layers import stretch
 from core.report import rank_row
 from tui.preview import PreviewPane, original_preview
@@ -18,24 +18,54 @@ from tui.views.curves import LogRankFormatter, sample_ranks
 from tui.views.gallery import best_grid
 from tui.widgets import SizesTable
 
+async def test_preview_view_and_flip_keys(app):
+    async with app.run_test(size=(160, 50)) as pilot:
+        await app.settled()
+        preview = app.query_one(PreviewPane)
+        views = []
+        for _ in range(2):
+            await pilot.press("f5")
+            views.append(preview.view)
+        assert views == ["single", "error"]  # then the gallery, curves, components (below)
+        app.action_set_view("side")
+        await pilot.press("f6")
+        assert preview.flipped
+        await pilot.press("f6")
+        assert not preview.flipped
+
+
+@pytest.mark.parametrize("protocol", ["halfcell", "unicode"])
+async def test_preview_option_reaches_the_pane(photo_dir, protocol):
+    app = make_app(photo_dir / "a_small.png", preview=protocol)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.settled()
+        assert app.query_one(PreviewPane).protocol == protocol
+
+
+async def test_small_terminal_hides_the_picker_and_compacts_the_table(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.settled()
+        assert not app.query_one("#picker-pane").display or app.query_one("#picker-pane").region.width == 0
+        table = app.query_one(SizesTable)
+        assert table.compact
+        assert table.region.height <= 4
+        assert app.query_one(PreviewPane).region.height >= 12
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause(0.3)
+        assert app.query_one("#picker-pane").region.width > 0
+        assert not table.compact
+
+
+# ---- gallery, curves and components ----------------------------------------------------------
 
 def views(app) -> ViewStack:
     return app.query_one(ViewStack)
 
 
-async def table_at_rank(pilot, timeout: float = 60.0) -> None:
-    """settle() for the teaching views: the hidden preview pane waits to be shown before it renders."""
-    app = pilot.app
-    await wait_for(pilot, lambda: (s := app.query_one(SizesTable).state) is not None and s.rank == app.rank
-                   and not s.measuring and not app._panes_pending, timeout)
-
-
 async def _figures_done(pilot, timeout: float = 180.0) -> None:
     stack = views(pilot.app)
-    wanted = stack.figure_ranks
-    assert wanted
-    await wait_for(pilot, lambda: all("jpeg_psnr" in stack.figures.get(r, {}) or "jpeg_note" in stack.figures.get(r, {})
-                                      for r in wanted), timeout)
+    assert stack.figure_ranks
+    await wait_for(pilot, lambda: not stack.missing_figures, timeout)
 
 
 # ---- gallery ----------------------------------------------------------------------------------
@@ -45,7 +75,7 @@ async def test_gallery_tiles_are_the_previews_of_their_ranks(photo_dir, monkeypa
     monkeypatch.chdir(photo_dir)
     app = make_app(None)  # the bundled 512×512 photo: every classic rank is served
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot, 120)
+        await app.settled(120)
         await pilot.press("ctrl+g")
         gallery = views(app).gallery
         await wait_for(pilot, lambda: gallery.rendered, 30)
@@ -68,7 +98,7 @@ async def test_gallery_labels_show_what_svdlens_report_measures(photo_dir, monke
     monkeypatch.chdir(photo_dir)
     app = make_app(None)
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot, 120)
+        await app.settled(120)
         await pilot.press("ctrl+g")
         gallery = views(app).gallery
         labels = lambda: [widget_text(w) for w in gallery.query(".g-label")]  # noqa: E731
@@ -91,7 +121,7 @@ async def test_gallery_labels_show_what_svdlens_report_measures(photo_dir, monke
 async def test_gallery_shows_dots_until_figures_arrive_and_takes_them_from_outside(photo_dir):
     app = make_app(photo_dir / "b_other.png")  # 80×80: ranks 500 and 250 are above min(H, W)
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot)
+        await app.settled()
         stack = views(app)
         stack._measure_missing = lambda: None  # only what is handed in
         await pilot.press("ctrl+g")
@@ -113,7 +143,7 @@ async def test_gallery_shows_dots_until_figures_arrive_and_takes_them_from_outsi
 async def test_gallery_arrows_and_enter_choose_the_rank(photo_dir):
     app = make_app(photo_dir / "b_other.png")
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot)
+        await app.settled()
         await pilot.press("f5", "f5", "f5")  # side → single → error → gallery
         gallery = views(app).gallery
         assert views(app).view == "gallery" and app.focused is gallery
@@ -122,14 +152,14 @@ async def test_gallery_arrows_and_enter_choose_the_rank(photo_dir):
         await pilot.press("right", "right")
         assert gallery.selected == 2
         await pilot.press("enter")
-        await table_at_rank(pilot)
+        await app.settled()
         assert app.rank == ranks[2] and int(app.query_one("#rank").value) == ranks[2]
         await pilot.press("left", "left", "left", "enter")  # the original tile: no rank to choose
-        await table_at_rank(pilot)
+        await app.settled()
         assert gallery.selected == 0 and app.rank == ranks[2]
         # Digits typed while the gallery has focus go to the rank field.
         await pilot.press("1", "2", "enter")
-        await table_at_rank(pilot)
+        await app.settled()
         assert app.rank == 12
 
 
@@ -157,7 +187,7 @@ def _marker_columns(plot) -> set[int]:
 async def test_curves_marker_moves_with_the_rank_and_the_curves_stay(photo_dir):
     app = make_app(photo_dir / "b_other.png")
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot)
+        await app.settled()
         curves = views(app).curves
         curves.set_figures = lambda figures: None  # measured points are tested below; here only the rank moves
         await pilot.press("ctrl+t")
@@ -191,7 +221,7 @@ async def test_curves_marker_moves_with_the_rank_and_the_curves_stay(photo_dir):
 async def test_curves_show_measured_bytes_and_jpeg(photo_dir):
     app = make_app(photo_dir / "b_other.png")
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot)
+        await app.settled()
         await pilot.press("ctrl+t")
         stack = views(app)
         await _figures_done(pilot)
@@ -211,7 +241,7 @@ async def test_curves_show_measured_bytes_and_jpeg(photo_dir):
 async def test_curves_at_80x24_show_one_plot_at_a_time(photo_dir):
     app = make_app(photo_dir / "b_other.png")
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+        await app.settled()
         await pilot.press("ctrl+t")
         await pilot.pause(0.2)
         curves = views(app).curves
@@ -235,9 +265,9 @@ def test_log_rank_ticks_are_ranks():
 
 
 def _layer_from_factors(dec, first: int, last: int, size) -> np.ndarray:
-    out_w, out_h = svd.fit_size(dec.width, dec.height, size)
-    rh = svd.area_matrix(dec.height, out_h).astype(np.float64)
-    rw = svd.area_matrix(dec.width, out_w).astype(np.float64)
+    out_w, out_h = render.fit_size(dec.width, dec.height, size)
+    rh = render.area_matrix(dec.height, out_h).astype(np.float64)
+    rw = render.area_matrix(dec.width, out_w).astype(np.float64)
     planes = [rh @ ((c.u.double().numpy()[:, first - 1:last] * c.s.double().numpy()[first - 1:last])
                     @ c.v.double().numpy()[:, first - 1:last].T) @ rw.T for c in dec.channels]
     return np.stack(planes, axis=-1)
@@ -246,7 +276,7 @@ def _layer_from_factors(dec, first: int, last: int, size) -> np.ndarray:
 async def test_components_show_the_layer_computed_from_the_factors(photo_dir):
     app = make_app(photo_dir / "b_other.png")
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot)
+        await app.settled()
         await pilot.press("ctrl+l")
         components = views(app).components
         await wait_for(pilot, lambda: components.rendered and components.last["rank"] == 50, 30)
@@ -270,7 +300,7 @@ async def test_components_show_the_layer_computed_from_the_factors(photo_dir):
 async def test_components_play_steps_the_rank_and_any_key_stops_it(photo_dir):
     app = make_app(photo_dir / "b_other.png")
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot)
+        await app.settled()
         await pilot.press("ctrl+l")
         components = views(app).components
         await wait_for(pilot, lambda: components.rendered, 30)
@@ -289,7 +319,7 @@ async def test_components_play_steps_the_rank_and_any_key_stops_it(photo_dir):
 async def test_f5_cycles_all_six_views_and_back(photo_dir):
     app = make_app(photo_dir / "b_other.png")
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot)
+        await app.settled()
         stack = views(app)
         seen = []
         for _ in range(6):
@@ -300,10 +330,10 @@ async def test_f5_cycles_all_six_views_and_back(photo_dir):
         assert preview.display and preview.view == "side"
         # A rank changed while the preview was hidden is rendered once it is shown again.
         await pilot.press("f5", "f5", "f5", "plus", "plus")
-        await table_at_rank(pilot)
+        await app.settled()
         assert preview.last_render.rank == 50
         app.action_set_view("side")
-        await settle(pilot)
+        await app.settled()
         assert preview.last_render.rank == app.rank == 52
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for name in ("gallery", "curves", "components"):
@@ -316,7 +346,7 @@ async def test_f5_cycles_all_six_views_and_back(photo_dir):
 def _in_view(key: str, ready):
     async def run_before(pilot) -> None:
         no_blink(pilot.app)
-        await settle(pilot, 120)
+        await pilot.app.settled(120)
         await pilot.press(key)
         await wait_for(pilot, lambda: ready(views(pilot.app)), 60)
         if key in ("ctrl+g", "ctrl+t"):

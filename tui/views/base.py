@@ -6,9 +6,10 @@ import math
 
 from textual.message import Message
 
+from tui.choices import CLASSIC_RANKS
 from tui.widgets import exact_bytes, human_bytes
 
-CLASSIC_RANKS = (500, 250, 100, 50, 25, 10)
+__all__ = ["CLASSIC_RANKS", "RankChosen", "clamp_ranks", "db", "fit", "short_size", "size"]
 
 
 class RankChosen(Message):

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
@@ -25,10 +24,11 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+import tui.keys as keys
 from core.errors import SvdlensError
 
 from .base import RankChosen, fit
-from .imaging import display_units, image_widget_class, picture, set_picture, uses_sixel
+from .imaging import display_units, image_class, picture, picture_encoder, set_picture
 
 COUNTS = (5, 10, 25, 50)
 PLAY_INTERVAL = 0.3  # s between steps of the build-up
@@ -49,11 +49,7 @@ class ComponentsView(Widget, can_focus=True):
     ComponentsView #k-message { height: 1fr; width: 100%; content-align: center middle; color: $text-muted; }
     """
 
-    BINDINGS = [
-        Binding("s", "toggle_sum", "layer / last k"),
-        Binding("n", "next_count", "k"),
-        Binding("space", "play", "play"),
-    ]
+    BINDINGS = keys.bindings("components")  # declared in tui/keys.py, with their help-screen line
 
     summed: reactive[bool] = reactive(False, init=False)
     count: reactive[int] = reactive(10, init=False)
@@ -66,7 +62,7 @@ class ComponentsView(Widget, can_focus=True):
     def __init__(self, protocol: str = "auto", *, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self._image_cls = image_widget_class(protocol)
+        self._image_cls = image_class(protocol)
         self._units = display_units(protocol)
         self._dec: Any = None
         self.rank: int | None = None
@@ -192,11 +188,11 @@ class ComponentsView(Widget, can_focus=True):
             build = dec.preview(rank, size)
             layers = layer_preview(dec, rank, size, count)
             shown = stretch(layers.values)
-            sixel = uses_sixel(self._image_cls)
+            encode = picture_encoder(self._image_cls)
             result = {
                 "rank": rank, "count": count, "build": build, "layers": layers, "shown": shown,
                 "energy": float(dec.energy(rank)),
-                "left": picture(build, self._units, sixel), "right": picture(shown, self._units, sixel),
+                "left": picture(build, self._units, encode), "right": picture(shown, self._units, encode),
             }
         except SvdlensError as exc:
             if not worker.is_cancelled:

@@ -18,13 +18,14 @@ from typing import Any, Sequence
 
 import numpy as np
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Grid
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 from textual_plot import HiResMode, PlotWidget
 from textual_plot.axis_formatter import AxisFormatter, NumericAxisFormatter
+
+import tui.keys as keys
 
 from .base import db, fit, size
 
@@ -136,10 +137,7 @@ class CurvesView(Widget, can_focus=True):
     CurvesView #c-message { height: 1fr; width: 100%; content-align: center middle; color: $text-muted; }
     """
 
-    BINDINGS = [
-        Binding("l", "toggle_log", "log/linear rank"),
-        Binding("c", "next_plot", "next plot"),
-    ]
+    BINDINGS = keys.bindings("curves")  # declared in tui/keys.py, with their help-screen line
 
     log_axis: reactive[bool] = reactive(True, init=False)
 

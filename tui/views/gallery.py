@@ -19,19 +19,19 @@ from typing import Any, Sequence
 import numpy as np
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+import tui.keys as keys
 from core.errors import SvdlensError
-from core.svd import fit_size
+from core.render import fit_size
+from tui.widgets import human_bytes
 
 from .base import CLASSIC_RANKS, RankChosen, clamp_ranks, db, fit, short_size, size
-from tui.widgets import human_bytes
-from .imaging import display_units, image_widget_class, original_preview, picture, set_picture, uses_sixel
+from .imaging import display_units, image_class, original_preview, picture, picture_encoder, set_picture
 
 LABEL_ROWS = 2  # rank and PSNR; .svdz and PNG bytes
 STATUS_ROWS = 1
@@ -86,13 +86,7 @@ class GalleryView(Widget, can_focus=True):
     GalleryView #g-message { height: 1fr; width: 100%; content-align: center middle; color: $text-muted; }
     """
 
-    BINDINGS = [
-        Binding("left,h", "move(-1, 0)", "tile", show=False),
-        Binding("right,l", "move(1, 0)", "tile", show=False),
-        Binding("up,k", "move(0, -1)", "tile", show=False),
-        Binding("down,j", "move(0, 1)", "tile", show=False),
-        Binding("enter", "choose", "use this rank"),
-    ]
+    BINDINGS = keys.bindings("gallery")  # declared in tui/keys.py, with their help-screen line
 
     class _Rendered(Message, bubble=False):
         def __init__(self, generation: int, index: int, pixels: np.ndarray | None, image: Any, note: str) -> None:
@@ -102,7 +96,7 @@ class GalleryView(Widget, can_focus=True):
     def __init__(self, protocol: str = "auto", ranks: Sequence[int] = CLASSIC_RANKS, *, name: str | None = None,
                  id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self._image_cls = image_widget_class(protocol)
+        self._image_cls = image_class(protocol)
         self._units = display_units(protocol)
         self._ranks = tuple(int(r) for r in ranks)
         self._dec: Any = None
@@ -325,7 +319,7 @@ class GalleryView(Widget, can_focus=True):
     @work(thread=True, exclusive=True, exit_on_error=False, group="gallery")
     def _render_worker(self, generation: int, dec: Any, tiles: list[Tile], tile_px: tuple[int, int]) -> None:
         worker = get_current_worker()
-        sixel = uses_sixel(self._image_cls)
+        encode = picture_encoder(self._image_cls)
         region = (0, 0, dec.width, dec.height)
         for index, tile in enumerate(tiles):
             if worker.is_cancelled:
@@ -338,7 +332,7 @@ class GalleryView(Widget, can_focus=True):
                     continue
                 else:
                     pixels = dec.preview(tile.rank, tile_px)
-                image = picture(pixels, self._units, sixel)
+                image = picture(pixels, self._units, encode)
             except SvdlensError as exc:
                 self.post_message(self._Rendered(generation, index, None, None, str(exc)))
                 continue

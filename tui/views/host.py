@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.worker import get_current_worker
+from textual.worker import WorkerState, get_current_worker
 
 from core.errors import SvdlensError
 from tui.preview import VIEWS as PREVIEW_VIEWS
@@ -35,6 +35,7 @@ from .gallery import GalleryView
 
 VIEWS = (*PREVIEW_VIEWS, "gallery", "curves", "components")
 OWN_VIEWS = ("gallery", "curves", "components")
+WORKER_GROUPS = ("gallery", "figures", "components")  # the views' thread workers (the preview pane has its own)
 DESCRIPTIONS = {"side": "side by side", "single": "single large view", "error": "error map",
                 "gallery": "gallery: the original and ranks 500…10", "curves": "curves: energy, PSNR, bytes",
                 "components": "components: what a rank adds"}
@@ -117,6 +118,24 @@ class ViewStack(Widget):
         elif self.view == "curves":
             self.curves.set_figures(self.figures)
 
+    def is_idle(self, rank: int) -> bool:
+        """Whether the shown view shows rank, drawn and measured, and no view worker runs.
+
+        The app's idle signal asks this: a hidden preview pane does not render (it would
+        not be seen), so only the shown view's state counts.
+        """
+        active = (WorkerState.PENDING, WorkerState.RUNNING)
+        if any(w.group in WORKER_GROUPS and w.state in active for w in self.workers):
+            return False
+        if self.view in PREVIEW_VIEWS:
+            render = self.preview.last_render
+            return render is not None and render.rank == rank
+        if self.view == "gallery":
+            return self.gallery.rendered and not self.missing_figures
+        if self.view == "curves":
+            return self.curves.rank == rank and self.curves.marker_x is not None and not self.missing_figures
+        return self.components.rendered and self.components.rank == rank
+
     def cycle_view(self) -> None:
         """side → single → error → gallery → curves → components → side."""
         current = self.preview.view if self.view in PREVIEW_VIEWS else self.view
@@ -174,12 +193,17 @@ class ViewStack(Widget):
         dec = self._loaded.dec
         return [r for r, _ in clamp_ranks(self.gallery.ranks, dec.full_rank) if r <= dec.max_rank]
 
+    @property
+    def missing_figures(self) -> list[int]:
+        """The figure ranks not fully measured yet (JPEG at the same bytes comes last)."""
+        done = lambda r: "jpeg_psnr" in self.figures.get(r, {}) or "jpeg_note" in self.figures.get(r, {})  # noqa: E731
+        return [r for r in self.figure_ranks if not done(r)]
+
     def _measure_missing(self) -> None:
         loaded = self._loaded
         if loaded is None:
             return
-        missing = [r for r in self.figure_ranks if "jpeg_psnr" not in self.figures.get(r, {})
-                   and "jpeg_note" not in self.figures.get(r, {})]
+        missing = self.missing_figures
         running = [w for w in self.workers if w.group == "figures" and not w.is_finished]
         if missing and not running:
             self._figures_worker(loaded, missing)

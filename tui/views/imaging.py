@@ -2,39 +2,33 @@
 
 The gallery and the components view draw with the same textual-image widgets as the preview
 pane (half-cell, Sixel with worker-side encoding, kitty TGP), pad pictures to whole cells the
-same way and shrink the original the same way. This module only re-exports the preview pane's
-helpers so a change of where they live is a change here alone.
+same way and shrink the original the same way. This module only gathers tui.preview's public
+helpers (render.py, terminal.py), so a change of where they live is a change here alone.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image as PILImage
 
-# Imported for its side effect too: textual-image probes the terminal on import.
-import textual_image.widget as ti_widget
+# tui.preview imports textual-image, which probes the terminal on import: this module is imported early too.
+from tui.preview.render import original_preview, to_pil
+from tui.preview.terminal import display_units, image_class, picture_encoder
 
-from tui.preview import SIXELS, _image_class, _to_pil, display_units, original_preview
-
-__all__ = ["image_widget_class", "display_units", "picture", "original_preview", "uses_sixel"]
-
-
-def image_widget_class(protocol: str) -> type:
-    """The textual-image widget class for a protocol ("auto", "sixel", "tgp", "halfcell", "unicode")."""
-    return _image_class(protocol)
+__all__ = ["display_units", "image_class", "original_preview", "picture", "picture_encoder", "set_picture"]
 
 
-def uses_sixel(widget_class: type) -> bool:
-    return issubclass(widget_class, ti_widget.SixelImage)
+def picture(pixels: np.ndarray, units: tuple[int, int],
+            encode: Callable[[PILImage.Image], None] | None) -> PILImage.Image:
+    """uint8 pixels → a PIL image padded to whole cells, encoded for the widget now (call in a worker).
 
-
-def picture(pixels: np.ndarray, units: tuple[int, int], sixel: bool) -> PILImage.Image:
-    """uint8 pixels → a PIL image padded to whole cells; Sixel data encoded now (call in a worker)."""
-    image = _to_pil(pixels, units)
-    if sixel:
-        SIXELS.encode(image)
+    encode is picture_encoder(widget class): Sixel data is made here rather than on the UI thread.
+    """
+    image = to_pil(pixels, units)
+    if encode is not None:
+        encode(image)
     return image
 
 
