@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import cv2
 import numpy as np
 import pytest
-import skimage.data
 
 from core import render, svd
 from core.errors import RankError
-from core.imageio import load_image
 from core.layers import energy_share, layer_preview, stretch
-
-IMAGES = str(Path(skimage.data.__file__).parent) + "/"
-
-
-def _photo(name: str, width: int, grey: bool = False) -> np.ndarray:
-    img = load_image(IMAGES + name, "grey" if grey else "colour")
-    h = round(img.shape[0] * width / img.shape[1])
-    return np.clip(cv2.resize(img, (width, h), interpolation=cv2.INTER_AREA), 0, 1).astype(np.float32)
+from tests.photos import shrunk_photo
 
 
 @pytest.fixture(scope="module")
 def photo():
-    return _photo("coffee.png", 120)  # 80×120×3
+    return shrunk_photo("coffee.png", 120)  # 80×120×3
 
 
 def _direct(dec, first: int, last: int, size) -> np.ndarray:
@@ -60,7 +48,7 @@ def test_layers_equal_the_layer_from_the_factors(photo, space, rank, count):
 
 
 def test_grey_layer_and_the_sum_of_all_layers_is_the_preview():
-    img = _photo("astronaut.png", 64, grey=True)
+    img = shrunk_photo("astronaut.png", 64, grey=True)
     dec = svd.decompose(img, method="exact", device="cpu")
     layer = layer_preview(dec, 5, (32, 32))
     assert layer.values.shape == (32, 32)
