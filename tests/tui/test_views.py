@@ -340,6 +340,24 @@ async def test_f5_cycles_all_six_views_and_back(photo_dir):
             assert any(t.startswith("View: " + name) for t in titles)
 
 
+async def test_settled_waits_for_the_teaching_view_shown(photo_dir):
+    """app.settled() is the idle signal tests and screenshots use: with a view shown it means that view is done."""
+    app = make_app(photo_dir / "b_other.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await app.settled()
+        stack = views(app)
+        await pilot.press("ctrl+g")
+        await app.settled(120)
+        assert stack.gallery.rendered and not stack.missing_figures
+        assert all(p is not None for p in stack.gallery.pixels)
+        await pilot.press("ctrl+l", "plus")
+        await app.settled()
+        assert app.rank == 51 and stack.components.rendered and stack.components.last["rank"] == 51
+        await pilot.press("ctrl+t")
+        await app.settled()
+        assert stack.curves.marker_x == pytest.approx(math.log10(51))
+
+
 # ---- snapshots (half-cell renderer, every figure measured) --------------------------------------
 
 
