@@ -24,7 +24,7 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from core.errors import SvdlensError
-from core.svd import fit_size
+from core.render import fit_size
 
 from .errormap import DEFAULT_GAIN, GAINS
 from .. import keys
