@@ -68,17 +68,24 @@ def read_xwd(data: bytes) -> np.ndarray:
 def picture_boxes(frame: np.ndarray, block: int = 24, min_blocks: int = 12) -> list[tuple[int, int, int, int]]:
     """Boxes (x0, y0, x1, y1) of the areas that look like a photograph, largest first.
 
-    A block is 'picture' when it holds many distinct colours and real contrast: text and flat UI hold a
-    handful of colours, a photograph drawn by Sixel, kitty graphics or half-cell blocks holds dozens.
+    A block is 'picture' when no one colour covers half of it and it has real contrast: text, even
+    antialiased, is mostly background; a photograph drawn by Sixel, kitty graphics or half-cell
+    blocks is not. Neighbouring picture blocks are joined, then cut apart at uniform rows and
+    columns (the gap between two panes is one cell, narrower than a block).
     """
     h, w = frame.shape[:2]
     bh, bw = h // block, w // block
     tiles = frame[: bh * block, : bw * block].reshape(bh, block, bw, block, 3).swapaxes(1, 2).reshape(bh, bw, -1, 3)
     packed = (tiles[..., 0].astype(np.int32) << 16) | (tiles[..., 1].astype(np.int32) << 8) | tiles[..., 2]
     packed.sort(axis=-1)
-    distinct = 1 + (np.diff(packed, axis=-1) != 0).sum(axis=-1)
+    # The longest run of one value in each sorted block: the share of its most common colour.
+    change = np.diff(packed, axis=-1) != 0
+    idx = np.arange(packed.shape[-1] - 1)
+    starts = np.where(change, idx + 1, 0)
+    run_start = np.maximum.accumulate(starts, axis=-1)
+    longest = (idx - run_start + 2).max(axis=-1)
     luma = tiles.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    mask = ((distinct >= 12) & (luma.std(axis=-1) >= 6)).astype(np.uint8)
+    mask = ((longest < 0.5 * block * block) & (luma.std(axis=-1) >= 6)).astype(np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
     boxes = []
@@ -86,6 +93,7 @@ def picture_boxes(frame: np.ndarray, block: int = 24, min_blocks: int = 12) -> l
         x, y, bw_, bh_, area = stats[i]
         if area >= min_blocks:
             boxes += _split(frame, (x * block, y * block, (x + bw_) * block, (y + bh_) * block))
+    boxes = [b for b in boxes if (b[2] - b[0]) >= 3 * block and (b[3] - b[1]) >= 3 * block]
     boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
     return boxes
 
@@ -103,18 +111,20 @@ def _runs(flat: np.ndarray, least: int) -> list[tuple[int, int]]:
     return runs
 
 
-def _split(frame: np.ndarray, box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
-    """A coarse box cut into pictures at its uniform columns (the gap between two panes is one cell,
-    narrower than a block), each trimmed of uniform rows (the padding below a picture)."""
+def _split(frame: np.ndarray, box: tuple[int, int, int, int], depth: int = 0) -> list[tuple[int, int, int, int]]:
+    """A box cut at its uniform columns and rows, again in each piece, until nothing more cuts."""
     x0, y0, x1, y1 = box
     sub = frame[y0:y1, x0:x1].astype(np.float32)
-    out = []
-    for a, b in _runs(sub.std(axis=0).max(axis=-1) < 3, 32):
-        rows = _runs(sub[:, a:b].std(axis=1).max(axis=-1) < 3, 16)
-        if rows:
-            top, bottom = rows[0][0], rows[-1][1]
-            out.append((x0 + a, y0 + top, x0 + b, y0 + bottom))
-    return out
+    columns = _runs(sub.std(axis=0).max(axis=-1) < 3, 16)
+    rows = _runs(sub.std(axis=1).max(axis=-1) < 3, 16)
+    if depth > 6 or (columns == [(0, x1 - x0)] and rows == [(0, y1 - y0)]):
+        return [box]
+    return [
+        piece
+        for a, b in columns
+        for c, d in rows
+        for piece in _split(frame, (x0 + a, y0 + c, x0 + b, y0 + d), depth + 1)
+    ]
 
 
 def likeness(frame: np.ndarray, box: tuple[int, int, int, int], photo: np.ndarray) -> float:
@@ -333,8 +343,19 @@ def run_xterm(photo_path: Path, photo: np.ndarray, out: Path) -> Result:
             _rank_key_burst(result, session, photo, original, "F7")
             _rank_key_burst(result, session, photo, original, "plus")
         # The single view in a large window: above xterm's default 1000×1000 Sixel limit.
+        # Resizing: frames every 0.1 s may show no picture (held while the layout settles), but any
+        # picture shown must be the whole photo, not an old one cut or moved.
         session.resize(*LARGE_WINDOW)
-        time.sleep(1.5)
+        frames = session.burst(2.5)
+        garbled = [t for t, frame in frames if any(likeness(frame, b, photo) < 0.5 for b in picture_boxes(frame))]
+        last = frames[-1][1]
+        Image.fromarray(last).save(session.out / "xterm-resize-last.png")
+        result.check(
+            "while resizing, every picture shown is the whole photo (none cut or moved)",
+            not garbled and len(picture_boxes(last)) == 2,
+            f"{len(frames)} frames; garbled at {', '.join(f'{t:.2f}s' for t in garbled) or 'none'}; "
+            f"after 2.5 s: {_describe(last, photo)}",
+        )
         session.key("F5")
         time.sleep(2.0)
         frame = session.shot("single-large")
@@ -342,7 +363,7 @@ def run_xterm(photo_path: Path, photo: np.ndarray, out: Path) -> Result:
         big = boxes[0] if boxes else None
         result.check(
             f"single view at {LARGE_WINDOW[0]}×{LARGE_WINDOW[1]} px shows the photo",
-            big is not None and likeness(frame, big, photo) > 0.5 and (big[2] - big[0]) > 600,
+            len(boxes) == 1 and likeness(frame, big, photo) > 0.5 and (big[2] - big[0]) > 600,
             _describe(frame, photo),
         )
         session.key("F5")  # the error map
