@@ -211,3 +211,19 @@ def test_forcing_what_shows_asks_nothing():
     assert terminal.check_forced_protocol("sixel", parse_replies(XTERM_VT340), ask=must_not_ask, out=out) == "sixel"
     assert terminal.check_forced_protocol("halfcell", parse_replies(TMUX_3_3), ask=must_not_ask, out=out) == "halfcell"
     assert out.getvalue() == ""
+
+
+async def test_a_picture_shown_again_after_another_was_drawn_over_it_is_sent_again(dec):
+    # In xterm a Sixel picture stays until something is drawn over it: the single view's picture
+    # covers where the original was, so coming back to side by side must write the original anew.
+    app = SixelApp(dec)
+    async with app.run_test(headless=False, size=(100, 30)) as pilot:
+        await _settled(pilot)
+        pane = app.query_one(PreviewPane)
+        left = pane.query_one("#pp-left-image")
+        sent = left.sent
+        for view in ("single", "error", "side"):
+            pane.view = view
+            await _settled(pilot)
+        assert left.sent == sent + 1
+        assert len(_pictures(app.take())) >= 4  # single, error map, then both side pictures

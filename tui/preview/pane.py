@@ -62,6 +62,7 @@ from .terminal import (
     image_class,
     picture_encoder,
     put_picture,
+    release_picture,
     sixel_limit,
 )
 
@@ -360,6 +361,8 @@ class PreviewPane(Widget, can_focus=True):
             # The newest render made pictures of the size this room takes (the pane grew or
             # shrank a row or two, e.g. as the table below changes height): they only move,
             # which costs one resend each, not a blank pane and a new render.
+            for selector in ("#pp-left-image", "#pp-right-image"):
+                release_picture(self.query_one(selector))  # held if the terminal's size changed
             if self.last_render is not None:
                 self._update_status(self.last_render.region)
                 self._place_pictures()

@@ -15,6 +15,7 @@ import hashlib
 import os
 import sys
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Any, Callable, TextIO
 
@@ -173,7 +174,7 @@ SIXELS = _SixelCache()
 # moved, or another screen was painted over it.
 
 _NULL_STYLE = Style()
-RESIZE_SETTLE_S = 3.0  # s: a held picture comes back by itself if no new one came (the pane re-renders sooner)
+HELD_AT_MOST_S = 10.0  # s: a picture held for a resize the pane did not answer shows again after this
 _PASS = ((ControlType.CURSOR_FORWARD, 0),)  # a no-op control: Rich and Textual pass the text through
 
 
@@ -189,6 +190,7 @@ class SixelPicture(Widget):
     """
 
     DEFAULT_CSS = "SixelPicture { width: auto; height: auto; }"
+    _written: "weakref.WeakSet[SixelPicture]" = weakref.WeakSet()  # pictures that have been on screen
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -198,7 +200,6 @@ class SixelPicture(Widget):
         self._on_screen: tuple | None = None  # (digest, screen region, screen size) last written
         self._held = False
         self._sent_at: Any = None  # the terminal's size when the picture was last written
-        self._release_timer: Any = None
         self.sent = 0
 
     def set_picture(self, image: PILImage.Image | None) -> bool:
@@ -207,13 +208,18 @@ class SixelPicture(Widget):
         if digest == self._digest and not self._held:
             return False
         self.image, self._digest, self._data = image, digest, None
-        self._release()
+        self.release()
         return True
 
-    def _release(self) -> None:
-        if self._release_timer is not None:
-            self._release_timer.stop()
-            self._release_timer = None
+    def _release_if_still_held(self, since: Any) -> Callable[[], None]:
+        def release() -> None:
+            if self._held and self._sent_at == since:
+                self.release()
+
+        return release
+
+    def release(self) -> None:
+        """Show the picture again after hold() (written anew, where the widget is now)."""
         self._held = False
         self._sent_at = None
         self._on_screen = None
@@ -247,13 +253,11 @@ class SixelPicture(Widget):
             blank = Segment(" " * width, Style(bgcolor=self.background_colors[1].rich_color))
             return [Strip([blank], cell_length=width) for _ in range(crop.height)]
         if self._sent_at is not None and self._sent_at != self.app.size:
-            # The terminal was resized: its picture is redrawn at the new size once the resize
-            # settles. Meanwhile blank, not the old picture cut and moved (issue 14); should no
-            # new picture come, the old one is shown again after a while.
+            # The terminal was resized: the pane sends a picture for the new size (or releases
+            # this one) once the resize settles. Meanwhile blank, not the old picture cut and
+            # moved (issue 14). Should neither come, it shows again after a while.
             self._held = True
-            if self._release_timer is not None:
-                self._release_timer.stop()
-            self._release_timer = self.set_timer(RESIZE_SETTLE_S, self._release)
+            self.set_timer(HELD_AT_MOST_S, self._release_if_still_held(self._sent_at))
             return self.render_lines(crop)
         # Cursor moves, not spaces: what is on screen stays until the new picture covers it.
         lines = [Strip([_control(f"\x1b[{width}C")], cell_length=width) for _ in range(crop.height)]
@@ -288,7 +292,18 @@ class SixelPicture(Widget):
         self._on_screen = key
         self._sent_at = self.app.size
         self.sent += 1
+        # A picture drawn where another one was: that one must be written again when it shows.
+        drawn = Region(x, y, width, crop.height)
+        for other in list(SixelPicture._written):
+            if other is not self and other._on_screen is not None and other._on_screen[1].overlaps(drawn):
+                other._on_screen = None
+        SixelPicture._written.add(self)
         return lines
+
+    def on_hide(self) -> None:
+        # Whatever is drawn where it was (another picture, in another view) stays in a Sixel
+        # terminal until overwritten: when it shows again, it is written again.
+        self._on_screen = None
 
 
 def image_class(protocol: str) -> type:
@@ -325,6 +340,12 @@ def put_picture(widget: Widget, image: PILImage.Image) -> bool:
     widget._svdlens_digest = digest  # type: ignore[attr-defined]
     widget.image = image
     return True
+
+
+def release_picture(widget: Widget) -> None:
+    """Show a held Sixel picture again, as it is (the resize did not change it)."""
+    if isinstance(widget, SixelPicture) and widget._held:
+        widget.release()
 
 
 def hold_picture(widget: Widget) -> None:
