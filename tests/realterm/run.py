@@ -180,7 +180,7 @@ class Session:
         self.procs.append(proc)
         deadline = time.monotonic() + 90  # a loaded machine takes its time to start a terminal
         while time.monotonic() < deadline:
-            found = self.xdotool("search", "--name", f"^{title}$", check=False).split()
+            found = self.xdotool("search", "--onlyvisible", "--name", f"^{title}$", check=False).split()
             if found:
                 self.window = found[0]
                 self.xdotool("mousemove", "--window", self.window, "50", "50")
@@ -200,9 +200,13 @@ class Session:
         self.xdotool("key", "--delay", "60", *keys)
 
     def grab(self) -> np.ndarray:
-        data = subprocess.run(["xwd", "-silent", "-id", self.window], env=self.env, capture_output=True,
-                              timeout=10, check=True).stdout
-        return read_xwd(data)
+        for attempt in range(20):  # a window being mapped or resized can refuse a dump for a moment
+            done = subprocess.run(["xwd", "-silent", "-id", self.window], env=self.env, capture_output=True,
+                                  timeout=10)
+            if done.returncode == 0:
+                return read_xwd(done.stdout)
+            time.sleep(0.1)
+        raise RuntimeError(f"xwd: {done.stderr.decode(errors='replace').strip()}")
 
     def shot(self, label: str) -> np.ndarray:
         frame = self.grab()
