@@ -517,6 +517,11 @@ def _cmd_app(argv: list[str]) -> int:
             raise ImageError(f"{path}: permission denied (the file cannot be read)")
     from tui.lifecycle import run_app
 
+    # -- issue 14: a forced --preview this terminal cannot show: one line, and auto's choice offered --
+    from tui.preview.terminal import check_forced_protocol
+
+    args.preview = check_forced_protocol(args.preview)
+    # -- end issue 14 --
     kwargs = dict(preview=args.preview, mode="grey" if args.grey else "colour", device=args.device)
     if args.max_pixels is not None:
         kwargs["max_pixels"] = args.max_pixels

@@ -61,11 +61,21 @@ def wait_for_saves(app: SvdlensApp, timeout: float = 120.0, grace: float = 1.0) 
         time.sleep(0.05)
 
 
-def run_to_exit(app: SvdlensApp, *, headless: bool = False) -> int:
-    """Run the app; once it is closed, wait for saves in flight, never for computations."""
+def run_to_exit(app: SvdlensApp, *, headless: bool = False, end_process: bool | None = None) -> int:
+    """Run the app; once it is closed, wait for saves in flight, never for computations.
+
+    end_process (default: when not headless) then ends the process at once: Python's own teardown
+    (torch, OpenMP thread pools) took 1–6 s after ctrl+q, with nothing left to write (issue 14).
+    """
     result = app.run(headless=headless)
     code = int(app.return_code or 0) if result is None else int(result)
     wait_for_saves(app)
+    # -- issue 14, quit promptly (terminals branch) --
+    if end_process if end_process is not None else not headless:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    # -- end issue 14 --
     if app.executor is not None:
         time.sleep(0.1)  # idle threads see the shutdown and end
         if app.executor.busy():

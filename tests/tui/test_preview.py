@@ -131,15 +131,14 @@ async def test_unicode_renderer_gets_a_picture_with_square_pixels(dec):
 
 
 def test_sixel_pictures_are_encoded_by_the_worker_and_reused_by_the_widget(dec, monkeypatch):
-    import textual_image.widget.sixel as ti_sixel
     from textual_image._sixel import image_to_sixels
 
     from tui.preview import render as preview_render
     from tui.preview import terminal
 
-    assert terminal.image_class("sixel") is terminal.WorkerSixelImage
+    assert terminal.image_class("sixel") is terminal.SixelPicture
     region, out, _ = view_region((128, 96), (60, 80), "1:1", (64, 48))
-    encoder = terminal.picture_encoder(terminal.WorkerSixelImage)
+    encoder = terminal.picture_encoder(terminal.SixelPicture)
     job = preview_render.RenderJob(
         1, dec, 7, "side", False, "1:1", 8, region, out, (10, 20), preview_render.OriginalCache(), encoder
     )
@@ -149,17 +148,14 @@ def test_sixel_pictures_are_encoded_by_the_worker_and_reused_by_the_widget(dec, 
     def encoder_must_not_run(*args, **kwargs):
         raise AssertionError("encoded on the UI thread")
 
-    monkeypatch.setattr(ti_sixel, "image_to_sixels", encoder_must_not_run)
-    painter = terminal._WorkerEncodedSixels(render.main_image)
-    # The widget paints a copy (scaled to the same size, cropped to all of it): found by content.
-    data = painter._image_to_sixels(render.main_image.copy(), None, (0, 0, 0, 1.0))
-    assert data == image_to_sixels(render.main_image)
-    assert painter._image_to_sixels(render.left_image.copy(), None, (0, 0, 0, 1.0)) == image_to_sixels(
-        render.left_image
-    )
-    # A picture the worker did not encode still paints, the stock way.
+    monkeypatch.setattr(terminal, "_encode_sixels", encoder_must_not_run)
+    picture = terminal.SixelPicture()
+    # The widget finds the worker's data by content (a copy is the same picture).
+    assert picture._sixels(render.main_image.copy(), None) == image_to_sixels(render.main_image)
+    assert picture._sixels(render.left_image.copy(), None) == image_to_sixels(render.left_image)
+    # A picture the worker did not encode is encoded where it is painted.
     with pytest.raises(AssertionError, match="UI thread"):
-        painter._image_to_sixels(render.main_image.transpose(0), None, (0, 0, 0, 1.0))
+        picture._sixels(render.main_image.transpose(0), None)
 
 
 def test_unknown_protocol_is_refused():

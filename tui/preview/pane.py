@@ -24,6 +24,7 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from core.errors import SvdlensError
+from core.render import fit_size
 
 from .errormap import DEFAULT_GAIN, GAINS
 from .. import keys
@@ -54,7 +55,16 @@ from .render import (
     render_images,
 )
 from ..choices import PROTOCOLS
-from .terminal import display_units, image_class, picture_encoder
+from .terminal import (
+    SixelPicture,
+    display_units,
+    hold_picture,
+    image_class,
+    picture_encoder,
+    put_picture,
+    release_picture,
+    sixel_limit,
+)
 
 
 PREVIEW_GROUP = "preview"  # the worker group of every render (the app waits on it to be idle)
@@ -77,9 +87,10 @@ class PreviewPane(Widget, can_focus=True):
         height: 1fr;
     }
     PreviewPane #pp-views { height: 1fr; }
-    PreviewPane .pp-col { width: 1fr; height: 100%; align: center middle; }
+    PreviewPane .pp-col { width: 1fr; height: 100%; align: center top; }
     PreviewPane #pp-left { margin-right: 1; }
     PreviewPane .pp-label { width: 100%; height: 1; text-align: center; text-style: bold; }
+    PreviewPane .pp-frame { width: 100%; height: auto; align-horizontal: center; }
     PreviewPane .pp-image { width: auto; height: auto; }
     PreviewPane #pp-message { height: 1fr; width: 100%; content-align: center middle; color: $text-muted; }
     PreviewPane #pp-status { height: 1; width: 100%; color: $text-muted; }
@@ -142,6 +153,10 @@ class PreviewPane(Widget, can_focus=True):
         self.protocol = protocol
         self._image_cls = image_class(protocol)
         self._units = display_units(protocol)
+        self._sixel_limit = sixel_limit() if issubclass(self._image_cls, SixelPicture) else None
+        self._rendered_px: tuple | None = None  # what the newest render shows, see _pictures()
+        self._picture_top: int | None = None  # rows above the label and picture
+        self._picture_rows = 0
         self._decomposition: Any = None
         self._rank: Any = None
         self._original_cache = OriginalCache()
@@ -158,10 +173,14 @@ class PreviewPane(Widget, can_focus=True):
         with Horizontal(id="pp-views"):
             with Vertical(id="pp-left", classes="pp-col"):
                 yield Static("", id="pp-left-label", classes="pp-label", markup=False)
-                yield self._image_cls(id="pp-left-image", classes="pp-image")
+                # A frame as wide as the column centres the picture (align centres the children
+                # as one block, and the label is as wide as the column).
+                with Horizontal(classes="pp-frame"):
+                    yield self._image_cls(id="pp-left-image", classes="pp-image")
             with Vertical(id="pp-right", classes="pp-col"):
                 yield Static("", id="pp-right-label", classes="pp-label", markup=False)
-                yield self._image_cls(id="pp-right-image", classes="pp-image")
+                with Horizontal(classes="pp-frame"):
+                    yield self._image_cls(id="pp-right-image", classes="pp-image")
         yield Static("", id="pp-message", markup=False)
         yield Static("", id="pp-status", markup=False)
 
@@ -338,15 +357,48 @@ class PreviewPane(Widget, can_focus=True):
             self._request_render()
 
     def on_resize(self) -> None:
-        # Terminal resizes arrive in bursts: render once they settle, at the new size.
+        if self._rendered_px is not None and self._decomposition is not None and self._rendered_px == self._pictures():
+            # The newest render made pictures of the size this room takes (the pane grew or
+            # shrank a row or two, e.g. as the table below changes height): they only move,
+            # which costs one resend each, not a blank pane and a new render.
+            for selector in ("#pp-left-image", "#pp-right-image"):
+                release_picture(self.query_one(selector))  # held if the terminal's size changed
+            if self.last_render is not None:
+                self._update_status(self.last_render.region)
+                self._place_pictures()
+            return
+        # Terminal resizes arrive in bursts: render once they settle, at the new size. Sixel
+        # pictures are blanked meanwhile: xterm showed old ones cut and moved (issue 14).
+        for selector in ("#pp-left-image", "#pp-right-image"):
+            hold_picture(self.query_one(selector))
         if self._resize_timer is not None:
             self._resize_timer.stop()
         self._resize_timer = self.set_timer(0.1, self._request_render)
 
     # ---- geometry ------------------------------------------------------------------
     def _pane_px(self, view: str | None = None) -> tuple[int, int]:
-        """Display pixels available to one image in the given view."""
+        """Display pixels available to one image in the given view, at most the terminal's Sixel
+        limit (xterm draws nothing of a larger Sixel picture)."""
+        width, height = self._room_px(view)
+        if self._sixel_limit is not None:
+            ux, uy = self._units  # pictures are padded to whole cells: stay within the limit after
+            width = min(width, self._sixel_limit[0] // ux * ux)
+            height = min(height, self._sixel_limit[1] // uy * uy)
+        return width, height
+
+    def _pictures(self) -> tuple:
+        """What a render now would show: the view, the image region and the pictures' size."""
+        region, out_size, _ = self._geometry()
+        return self.view, region, fit_size(region[2] - region[0], region[3] - region[1], out_size)
+
+    def _room_px(self, view: str | None = None) -> tuple[int, int]:
         return pane_pixels(self.content_size.width, self.content_size.height, view or self.view, self._units)
+
+    def _capped_note(self) -> str:
+        if self._sixel_limit is None or self._room_px() == self._pane_px():
+            return ""
+        width, height = self._sixel_limit
+        return f"capped at {width}×{height} px (the terminal's Sixel limit)"
 
     def _levels(self) -> list[str]:
         dec = self._decomposition
@@ -367,6 +419,7 @@ class PreviewPane(Widget, can_focus=True):
             return
         self._render_deferred = False
         self._generation += 1
+        self._rendered_px = self._pictures()
         region, out_size, _ = self._geometry()
         job = RenderJob(
             generation=self._generation,
@@ -381,6 +434,7 @@ class PreviewPane(Widget, can_focus=True):
             units=self._units,
             original_cache=self._original_cache,
             prepare_picture=picture_encoder(self._image_cls),
+            pad_rgb=self._background_rgb(),
         )
         self._update_status(region)
         self._render_worker(job)
@@ -432,6 +486,7 @@ class PreviewPane(Widget, can_focus=True):
             self.query_one("#pp-left-label", Static).update(render.left_label)
         self._set_image("#pp-right-image", render.main_image)
         self.query_one("#pp-right-label", Static).update(render.main_label)
+        self._place_pictures()
         self.last_render = render
         self._update_status(render.region)
         if render.max_error is not None:
@@ -477,7 +532,31 @@ class PreviewPane(Widget, can_focus=True):
         # Exact cell counts: the renderer then draws the image pixel for pixel.
         widget.styles.width = image.width // ux
         widget.styles.height = image.height // uy
-        widget.image = image
+        if selector == "#pp-right-image":
+            self._picture_rows = image.height // uy
+        put_picture(widget, image)  # the same pixels (the original on a rank change) are not sent again
+
+    def _place_pictures(self) -> None:
+        """Centre label and picture vertically, but leave them where they are while that is within
+        a row of centre: the table below changes height by a row as numbers arrive, and a Sixel
+        picture that moves must be sent again."""
+        height = self.content_size.height - 1  # the views' row: all but the status line
+        rows = 1 + self._picture_rows  # the label and the (right, or only) picture
+        if height <= 0 or rows <= 1:
+            return
+        centre = max(0, (height - int(rows)) // 2)
+        top = self._picture_top
+        if top is None or abs(top - centre) > 1 or top + rows > height:
+            top = centre
+        if top != self._picture_top:
+            self._picture_top = top
+            for column in self.query(".pp-col"):
+                column.styles.padding = (top, 0, 0, 0)
+
+    def _background_rgb(self) -> tuple[int, int, int]:
+        """The colour around the pictures: what they are padded with to whole cells."""
+        colour = self.query_one("#pp-right").background_colors[1] if self.is_mounted else None
+        return (0, 0, 0) if colour is None else (colour.r, colour.g, colour.b)
 
     def _show_message(self, text: str) -> None:
         if not self.is_mounted:
@@ -508,6 +587,7 @@ class PreviewPane(Widget, can_focus=True):
         # Most important first; what does not fit the width is left out.
         parts = [
             zoom_text(self.zoom, self._scale(self.zoom)),
+            self._capped_note(),
             f"x {left}–{right} / {dec.width}",
             f"y {top}–{bottom} / {dec.height}",
             self._error_note() if self.view == "error" else "",

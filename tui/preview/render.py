@@ -28,7 +28,6 @@ from .geometry import Region
 FULL_RES_ERROR_PIXELS = 1 << 19
 # Crops larger than this are shrunk for the original view by OpenCV (see original_preview).
 FAST_ORIGINAL_PIXELS = 1 << 18
-PAD_RGB = (0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,7 @@ class RenderJob:
     # Called on each finished picture in the worker, e.g. to encode it for the Sixel widget
     # there instead of on the UI thread.
     prepare_picture: Callable[[PILImage.Image], None] | None = None
+    pad_rgb: tuple[int, int, int] = (0, 0, 0)  # the pane's background, around the picture
 
 
 @dataclass
@@ -138,18 +138,19 @@ def original_preview(decomposition: Any, size: tuple[int, int], region: Region) 
     return decomposition.original_preview(size, region)
 
 
-def to_pil(pixels: np.ndarray, units: tuple[int, int]) -> PILImage.Image:
-    """PIL image padded to whole terminal cells, so the renderer never resamples it."""
+def to_pil(pixels: np.ndarray, units: tuple[int, int], pad_rgb: tuple[int, int, int] = (0, 0, 0)) -> PILImage.Image:
+    """PIL image padded to whole terminal cells with the pane's background (so the padding does not
+    show as a band), so the renderer never resamples it."""
     ux, uy = units
     h, w = pixels.shape[:2]
     ph, pw = -h % uy, -w % ux
     if ph or pw:
-        if pixels.ndim == 2:
-            pixels = np.pad(pixels, ((0, ph), (0, pw)), constant_values=PAD_RGB[0])
-        else:
+        if pixels.ndim == 2 and len(set(pad_rgb)) == 1:
+            pixels = np.pad(pixels, ((0, ph), (0, pw)), constant_values=pad_rgb[0])
+        else:  # a grey picture on a coloured background becomes RGB
             padded = np.empty((h + ph, w + pw, 3), dtype=np.uint8)
-            padded[...] = PAD_RGB
-            padded[:h, :w] = pixels
+            padded[...] = pad_rgb
+            padded[:h, :w] = pixels[..., None] if pixels.ndim == 2 else pixels
             pixels = padded
     return PILImage.fromarray(np.ascontiguousarray(pixels))
 
@@ -251,8 +252,8 @@ def render_images(job: RenderJob) -> Render:
     )
     if measured is not None:
         render.set_error(measured)
-    render.left_image = None if left_pixels is None else to_pil(left_pixels, job.units)
-    render.main_image = to_pil(main, job.units)
+    render.left_image = None if left_pixels is None else to_pil(left_pixels, job.units, job.pad_rgb)
+    render.main_image = to_pil(main, job.units, job.pad_rgb)
     if job.prepare_picture is not None:
         for image in (render.left_image, render.main_image):
             if image is not None:
