@@ -36,7 +36,16 @@ from tui.commands import svdlens_commands
 from tui.dialogs import HelpScreen, PathScreen
 from tui.jobs import DecompositionCache, Loaded, SaveTicket, SaveTracker
 from tui.keys import bindings
-from tui.messages import LoadDone, LoadFailed, LoadProgress, Measured, Refined, Saved, TargetResolved
+from tui.messages import (
+    LoadDone,
+    LoadFailed,
+    LoadProgress,
+    Measured,
+    Refined,
+    Saved,
+    SourceRead,
+    TargetResolved,
+)
 from tui.widgets import (
     IMAGE_SUFFIXES,
     ImagePicker,
@@ -177,7 +186,8 @@ class SvdlensApp(App[int]):
 
         try:
             loaded = jobs.load(path, mode, device=self.device, max_pixels=self.max_pixels, progress=progress,
-                               should_cancel=lambda: worker.is_cancelled)
+                               should_cancel=lambda: worker.is_cancelled,
+                               decoded=lambda source: self.post_message(SourceRead(generation, source)))
         except Cancelled:
             return
         except Exception as exc:  # anything unexpected too: say so, keep the app alive
@@ -192,6 +202,12 @@ class SvdlensApp(App[int]):
         if message.total:
             bar.update(total=message.total, progress=message.done)
         self._set_status(message.text)
+
+    def on_source_read(self, message: SourceRead) -> None:
+        # The first picture is the original, shown while torch loads and the SVD runs; once an
+        # image is shown it stays until the new one is decomposed.
+        if message.generation == self._load_generation and self.loaded is None:
+            self.query_one(PreviewPane).show_original(message.source)
 
     def on_load_done(self, message: LoadDone) -> None:
         if message.generation != self._load_generation:

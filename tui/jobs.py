@@ -98,12 +98,16 @@ def _curves(dec) -> tuple[np.ndarray, np.ndarray, list[float]]:
 
 
 def load(path: Path, mode: str, *, device: str, max_pixels: int | None,
-         progress: Callable[[str, int, int], None], should_cancel: ShouldCancel) -> Loaded:
-    """Read path (an image or a .svdz) and decompose it; progress(text, done, total) says how far."""
+         progress: Callable[[str, int, int], None], should_cancel: ShouldCancel,
+         decoded: Callable[[SourceImage], None] | None = None) -> Loaded:
+    """Read path (an image or a .svdz) and decompose it; progress(text, done, total) says how far,
+    decoded(source) is called as soon as the pixels are read (before torch is needed)."""
     _stop_if(should_cancel)
     limit = {} if max_pixels is None else {"max_pixels": max_pixels}
     source = read_image(path, mode, **limit)
     _stop_if(should_cancel)
+    if decoded is not None:
+        decoded(source)
     progress(f"decomposing {source.width}×{source.height}…", 0, 0)
     from core.svd import decompose  # torch is imported here, off the event loop
 
