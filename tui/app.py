@@ -360,10 +360,10 @@ class SvdlensApp(App[int]):
         preview = self.query_one(PreviewPane).last_render
         state = TableState(
             rank=rank, max_rank=dec.max_rank, full_rank=dec.full_rank, method=loaded.method,
-            shape=tuple(src.pixels.shape), file_bytes=src.file_bytes,
+            shape=tuple(src.pixels.shape), original_bytes=src.file_bytes,
             file_suffix=src.path.suffix.lstrip(".").upper() or "file", file_name=src.path.name,
-            energy=float(loaded.energy[rank - 1]), psnr_estimate=float(loaded.psnr_sigma[rank - 1]),
-            float32_bytes=dec.factor_bytes(rank),
+            energy=float(loaded.energy[rank - 1]), psnr_estimate_db=float(loaded.psnr_sigma[rank - 1]),
+            factors_float32_bytes=dec.factor_bytes(rank),
             raw_bytes=src.raw_bytes,
         )
         if preview is not None and preview.rank == rank:

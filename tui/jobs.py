@@ -137,21 +137,21 @@ def measure_rank(loaded: Loaded, rank: int) -> Iterator[dict]:
 
     dec, src = loaded.dec, loaded.source
     saved = saved_pixels(dec, rank, src.bit_depth)
-    yield {"psnr": psnr(saved, src.pixels)}
+    yield {"psnr_db": psnr(saved, src.pixels)}
     yield {"ssim": ssim(saved, src.pixels)}
     yield {"png_bytes": len(encode_image(saved, ".png", src.bit_depth))}
     del saved
     data = svdz.encode(dec, rank, bit_depth=src.bit_depth)
     decoded = np.asarray(svdz.decode(data).pixels, dtype=np.float32)
     same = decoded.shape == src.pixels.shape
-    yield {"svdz_bytes": len(data), "svdz_psnr": psnr(decoded, src.pixels) if same else None}
-    yield {"svdz_ssim": ssim(decoded, src.pixels) if same else None}
+    yield {"container_bytes": len(data), "container_psnr_db": psnr(decoded, src.pixels) if same else None}
+    yield {"container_ssim": ssim(decoded, src.pixels) if same else None}
     result = jpeg.jpeg_at_budget(src.pixels, len(data))
     if result is None:
         yield {"jpeg_note": "no JPEG fits in so few bytes"}
     else:
         yield {"jpeg_bytes": int(result.size_bytes), "jpeg_quality": int(result.quality),
-               "jpeg_psnr": float(result.psnr_db), "jpeg_ssim": None if result.ssim is None else float(result.ssim)}
+               "jpeg_psnr_db": float(result.psnr_db), "jpeg_ssim": None if result.ssim is None else float(result.ssim)}
 
 
 def resolve_target(loaded: Loaded, kind: str, value: float) -> tuple[int, str]:

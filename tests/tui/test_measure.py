@@ -21,13 +21,13 @@ async def test_opens_the_image_and_every_pane_agrees_with_core(photo_dir):
         assert shown_ranks(app) == (50, 50, 50, 50)
         state = app.query_one(SizesTable).state
         row = rank_row(app.loaded.source, app.loaded.dec, 50)  # what `svdlens report` prints
-        assert state.psnr == pytest.approx(row.psnr_db)
+        assert state.psnr_db == pytest.approx(row.psnr_db)
         assert state.ssim == pytest.approx(row.ssim)
         assert state.png_bytes == row.png_bytes
-        assert state.svdz_bytes == row.extra["container_bytes"]
-        assert state.file_bytes == path.stat().st_size
+        assert state.container_bytes == row.extra["container_bytes"]
+        assert state.original_bytes == path.stat().st_size
         assert state.raw_bytes == 96 * 64 * 3
-        assert state.float32_bytes == 50 * (64 + 96 + 1) * 4 * 3
+        assert state.factors_float32_bytes == 50 * (64 + 96 + 1) * 4 * 3
         text = widget_text(app.query_one(SizesTable))
         assert verdict(state).split(":")[0].split("(")[0] in text.replace("\n", "")
         assert "a_small.png" in app.sub_title and "96×64" in app.sub_title
@@ -40,7 +40,7 @@ async def test_jpeg_at_equal_bytes_is_called_far_better_on_a_photo(tmp_path):
         await type_rank(pilot, "10")
         await app.settled()
         state = app.query_one(SizesTable).state
-        assert state.jpeg_psnr > state.svdz_psnr
+        assert state.jpeg_psnr_db > state.container_psnr_db
         assert "JPEG at the same bytes is far better" in widget_text(app.query_one(SizesTable))
 
 
@@ -81,9 +81,9 @@ async def test_psnr_from_sigma_is_shown_until_measured_and_svdz_has_ssim(photo_d
         assert f"≈{estimate:.1f} dB" in widget_text(app.query_one(SizesTable))
         await app.settled()
         state = app.query_one(SizesTable).state
-        assert abs(state.psnr - estimate) < 1.0  # clipping and rounding move it only a little
+        assert abs(state.psnr_db - estimate) < 1.0  # clipping and rounding move it only a little
         decoded = decode(encode(app.loaded.dec, 20)).pixels
-        assert state.svdz_ssim == pytest.approx(ssim(decoded, app.loaded.source.pixels))
+        assert state.container_ssim == pytest.approx(ssim(decoded, app.loaded.source.pixels))
 
 
 async def test_a_slow_stale_measurement_never_wins(photo_dir, monkeypatch):
@@ -105,8 +105,8 @@ async def test_a_slow_stale_measurement_never_wins(photo_dir, monkeypatch):
         state = app.query_one(SizesTable).state
         assert state.rank == 51
         expected = rank_row(app.loaded.source, app.loaded.dec, 51).psnr_db
-        assert state.psnr == pytest.approx(expected)
+        assert state.psnr_db == pytest.approx(expected)
         # A result tagged with an old generation that arrives late is dropped as well.
-        app.post_message(Measured(0, app.loaded, 50, {"psnr": 1.0}, done=True))  # generation 0: long gone
+        app.post_message(Measured(0, app.loaded, 50, {"psnr_db": 1.0}, done=True))  # generation 0: long gone
         await pilot.pause(0.2)
-        assert app.query_one(SizesTable).state.psnr == pytest.approx(expected)
+        assert app.query_one(SizesTable).state.psnr_db == pytest.approx(expected)

@@ -57,7 +57,7 @@ async def assert_consistent(pilot, rank: int) -> None:
     app = pilot.app
     assert shown_ranks(app) == (rank,) * 4
     row = rank_row(app.loaded.source, app.loaded.dec, rank)
-    assert app.query_one(SizesTable).state.psnr == pytest.approx(row.psnr_db)
+    assert app.query_one(SizesTable).state.psnr_db == pytest.approx(row.psnr_db)
 
 
 @pytest.fixture(scope="module")
