@@ -505,22 +505,6 @@ def _check_input(path: Path, what: str) -> None:
         raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def _import_torch_in_background() -> None:
-    """Start importing torch now, beside Textual's import and the first frame, so it is ready
-    sooner for the decomposition; the app paints the original without it (OpenCV only)."""
-    import threading
-
-    def run() -> None:
-        try:
-            from core.runtime import import_torch
-
-            import_torch()
-        except Exception:  # noqa: BLE001 - the decomposition's own import reports it as one line
-            pass
-
-    threading.Thread(target=run, name="svdlens-import-torch", daemon=True).start()
-
-
 def _cmd_app(argv: list[str]) -> int:
     args = _app_parser().parse_args(argv)
     from core.errors import ImageError
@@ -531,7 +515,6 @@ def _cmd_app(argv: list[str]) -> int:
         _check_input(path, "an image")
         if not os.access(path, os.R_OK):
             raise ImageError(f"{path}: permission denied (the file cannot be read)")
-    _import_torch_in_background()
     from tui.lifecycle import run_app
 
     kwargs = dict(preview=args.preview, mode="grey" if args.grey else "colour", device=args.device)
