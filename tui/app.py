@@ -12,9 +12,11 @@ Keys come from tui/keys.py, palette commands from tui/commands.py, the process a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 from concurrent.futures import Executor
+from contextlib import closing
 from pathlib import Path
 from typing import Iterable
 
@@ -60,6 +62,9 @@ from tui.widgets import (
 DEFAULT_RANK = 50
 MEASURE_DELAY = 0.12  # s of quiet after a rank change before the costly numbers are measured
 WORKER_GROUPS = ("decompose", "refine", "measure", "target", "save")
+# The table's numbers that a measurement fills in (named as `svdlens report --json` names them).
+MEASURED_FIGURES = frozenset(f.name for f in dataclasses.fields(TableState) if f.default is None) - {
+    "jpeg_note", "svdz_note", "max_error", "max_error_at"}
 
 
 def refining_note(dec) -> str:
@@ -385,10 +390,13 @@ class SvdlensApp(App[int]):
             return worker.is_cancelled or generation != self._rank_generation or loaded is not self.loaded
 
         try:
-            for values in jobs.measure_rank(loaded, rank):
-                if stale():
-                    return  # a newer rank or image wants the threads
-                self.post_message(Measured(generation, loaded, rank, values, done=False))
+            # Each figure is posted as it is ready; a rank no longer current is abandoned between
+            # figures (closing the generator cancels its work not yet started).
+            with closing(jobs.measure_rank(loaded, rank)) as figures:
+                for values in figures:
+                    if stale():
+                        return  # a newer rank or image wants the threads
+                    self.post_message(Measured(generation, loaded, rank, values, done=False))
         except Exception as exc:
             note = jobs.failure_text(exc, task="the measurement")
             self.post_message(Measured(generation, loaded, rank, {"svdz_note": note}, done=False))
@@ -406,7 +414,10 @@ class SvdlensApp(App[int]):
         if state is None or state.rank != message.rank:
             state = self._quick_state(message.rank)
         for key, value in message.values.items():
-            setattr(state, key, value)
+            if key in MEASURED_FIGURES:  # the rest (energy, sizes from the factors) the quick state holds
+                setattr(state, key, value)
+        if "jpeg_bytes" in message.values and message.values["jpeg_bytes"] is None:
+            state.jpeg_note = "no JPEG fits in so few bytes"
         state.measuring = not message.done
         table.show_state(state)
 

@@ -110,3 +110,95 @@ async def test_a_slow_stale_measurement_never_wins(photo_dir, monkeypatch):
         app.post_message(Measured(0, app.loaded, 50, {"psnr_db": 1.0}, done=True))  # generation 0: long gone
         await pilot.pause(0.2)
         assert app.query_one(SizesTable).state.psnr_db == pytest.approx(expected)
+
+
+async def test_each_figure_is_on_screen_as_soon_as_it_is_measured(photo_dir, monkeypatch):
+    import threading
+
+    real = jobs.measure_rank
+    release = threading.Event()
+
+    def held_after_psnr(loaded, rank):
+        for figures in real(loaded, rank):
+            yield figures
+            if rank == 20 and "psnr_db" in figures:
+                release.wait(30)  # the .svdz and JPEG are still being made
+
+    monkeypatch.setattr(jobs, "measure_rank", held_after_psnr)
+    app = make_app(photo_dir / "b_other.png")
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await app.settled()
+            await type_rank(pilot, "20")
+            table = app.query_one(SizesTable)
+            await wait_for(pilot, lambda: table.state.rank == 20 and table.state.psnr_db is not None)
+            await pilot.pause(0.1)
+            text = widget_text(table)
+            measured = f"{table.state.psnr_db:.2f} dB"
+            assert measured in text and "≈" not in text  # the measured PSNR, not the estimate
+            svdz_row = next(line for line in text.splitlines() if ".svdz file" in line)
+            assert "…" in svdz_row and table.state.container_bytes is None
+            release.set()
+            await app.settled()
+            assert table.state.container_bytes is not None and "…" not in widget_text(table)
+    finally:
+        release.set()
+
+
+async def test_a_rank_no_longer_current_is_abandoned_between_figures(photo_dir, monkeypatch):
+    import threading
+
+    real = jobs.measure_rank
+    release = threading.Event()
+    seen: dict[int, list[str]] = {}
+    closed: list[int] = []
+
+    def watched(loaded, rank):
+        try:
+            for figures in real(loaded, rank):
+                seen.setdefault(rank, []).extend(figures)
+                yield figures
+                if rank == 20 and "psnr_db" in figures:
+                    release.wait(30)  # the rank moves on meanwhile
+        except GeneratorExit:
+            closed.append(rank)
+            raise
+
+    monkeypatch.setattr(jobs, "measure_rank", watched)
+    app = make_app(photo_dir / "b_other.png")
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await app.settled()
+            await type_rank(pilot, "20")
+            await wait_for(pilot, lambda: "psnr_db" in seen.get(20, []))
+            await type_rank(pilot, "30")
+            await wait_for(pilot, lambda: app.query_one(SizesTable).state.rank == 30)
+            release.set()
+            await app.settled()
+            assert closed == [20]  # stopped between figures, not finished: rank 20 got no JPEG search
+            assert "jpeg_bytes" not in seen[20] and "jpeg_bytes" in seen[30]
+            state = app.query_one(SizesTable).state
+            assert state.rank == 30 and state.container_bytes is not None and state.jpeg_bytes is not None
+    finally:
+        release.set()
+
+
+async def test_the_measuring_context_is_made_once_per_decomposition(photo_dir, monkeypatch):
+    import core.measure
+
+    made = []
+
+    class Counted(core.measure.MeasureContext):
+        def __init__(self, *args, **kwargs):
+            made.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(core.measure, "MeasureContext", Counted)
+    app = make_app(photo_dir / "b_other.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await app.settled()
+        for text in ("20", "30", "40"):
+            await type_rank(pilot, text)
+            await app.settled()
+        assert app.query_one(SizesTable).state.container_bytes is not None
+        assert len(made) == 1  # four ranks measured, one context
