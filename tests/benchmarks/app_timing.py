@@ -1,7 +1,7 @@
 """What a person waits for in the app, timed on the whole process in tmux at 160×50.
 
-    .venv/bin/python -m tests.benchmarks.app_timing --before /tmp/before      # alone
-    .venv/bin/python -m tests.benchmarks.run --only g --before /tmp/before    # as section (g)
+    .venv/bin/python -m tests.benchmarks.app_timing --sizes 1.76mp,8mp         # alone
+    .venv/bin/python -m tests.benchmarks.run --only h                          # as section (h)
 
 Each run starts `python -m tui.cli PHOTO` in a detached tmux session (its own tmux server,
 160×50, COLORTERM=truecolor) and reads the screen with `tmux capture-pane` every 50 ms:
@@ -12,9 +12,9 @@ Each run starts `python -m tui.cli PHOTO` in a detached tmux session (its own tm
   longer says "computing…"), `+` is pressed and the clock runs until the table shows the new
   rank with every number; three presses per run, each a rank not measured before.
 
-The photos are ../shared/images/rocket.jpg (or the bundled sample) enlarged with OpenCV
-INTER_CUBIC and saved as JPEG (quality 92) outside the repository. With --before DIR the same
-runs are made, alternating, on another checkout (a `git worktree` of an earlier commit), and
+The photos are section (g)'s enlarged colour photos (tests/benchmarks/photos.py), written
+outside the repository. The same runs are made, alternating, on the code before issue 10 (a
+`git worktree` of d84d2c2, or SVDLENS_BEFORE / --before DIR; see processes.before_tree), and
 each figure is given as both medians and their ratio. Medians on whatever machine runs this:
 on a shared machine compare the ratios, which come from the same run.
 """
@@ -26,14 +26,14 @@ import shlex
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import photos
+from .processes import PHOTOS, before_tree
+
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT.parent / "shared" / "images" / "rocket.jpg"
-SIZES = {"1.7 MP": (1680, 1050), "8 MP": (3840, 2160), "18 MP": (5640, 3172)}
 SOCKET = "svdlens-bench"
 WIDTH, HEIGHT = 160, 50
 POLL = 0.05
@@ -42,21 +42,6 @@ PICTURE_CELLS = 200  # this many ▀ cells: a picture is on screen (the spectrum
 
 def say(*parts) -> None:
     print(*parts, file=sys.stderr, flush=True)
-
-
-def make_photo(label: str, folder: Path) -> Path:
-    """The sample photo enlarged to SIZES[label] (INTER_CUBIC), as a colour JPEG in folder."""
-    import cv2
-
-    from core.imageio import sample_image_path
-
-    source = SOURCE if SOURCE.exists() else sample_image_path()
-    path = folder / f"photo-{label.replace(' ', '').replace('.', '_')}.jpg"
-    if not path.exists():
-        img = cv2.imread(str(source), cv2.IMREAD_COLOR)
-        cv2.imwrite(str(path), cv2.resize(img, SIZES[label], interpolation=cv2.INTER_CUBIC),
-                    [cv2.IMWRITE_JPEG_QUALITY, 92])
-    return path
 
 
 def tmux(*args: str, check: bool = True) -> str:
@@ -155,16 +140,16 @@ def ratio(before: list[float | None], after: list[float | None]) -> str:
 
 def run(before: Path | None, sizes: list[str], runs: int, presses: int = 3, timeout: float = 180.0,
         picture_only: bool = False, row=None) -> None:
-    """Time the app here (and in before), alternating runs; each figure goes to row(section, what, text)."""
+    """Time the app here (and in before, unless None), alternating runs, on the photos named
+    (keys of photos.SIZES); each figure goes to row(section, what, text)."""
     python = sys.executable
-    row = row or (lambda section, what, text: say(f"  {section:<3} {what:<58} {text}"))
-    folder = Path(tempfile.mkdtemp(prefix="svdlens-app-timing-"))
+    row = row or (lambda section, what, text: say(f"  {section:<3} {what:<64} {text}"))
     tmux("kill-server", check=False)
     tmux("new-session", "-d", "-s", "keep", "sleep 86400")  # one server for every run
     try:
         torch_times = []
         for label in sizes:
-            photo = make_photo(label, folder)
+            photo = photos.write(PHOTOS, [label])[label]
             sides = {"now": (ROOT, Figures())}
             if before is not None:
                 sides["before"] = (before, Figures())
@@ -185,21 +170,23 @@ def run(before: Path | None, sizes: list[str], runs: int, presses: int = 3, time
                 figure = f"now {median(getattr(now, attr))}"
                 if old is not None:
                     figure += f"   before {median(getattr(old, attr))}   {ratio(getattr(old, attr), getattr(now, attr))}"
-                row("g", f"{text}, {label} colour", figure)
-        row("g", "python -c 'import torch' (same runs)", median(torch_times))
+                row("h", f"app: {text}, {label} colour (enlarged photo)", figure)
+        row("h", "app: python -c 'import torch' (between the runs)", median(torch_times))
     finally:
         tmux("kill-server", check=False)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--before", type=Path, help="another checkout to time side by side (e.g. /tmp/before)")
-    parser.add_argument("--sizes", default="1.7 MP,8 MP", help=f"comma-separated, of: {', '.join(SIZES)}")
+    parser.add_argument("--before", type=Path, help="the checkout to time side by side (default: d84d2c2's worktree)")
+    parser.add_argument("--no-before", action="store_true", help="time only this checkout")
+    parser.add_argument("--sizes", default="1.76mp,8mp", help=f"comma-separated, of: {', '.join(photos.SIZES)}")
     parser.add_argument("--runs", type=int, default=3, help="launches per checkout and photo")
     parser.add_argument("--presses", type=int, default=3, help="rank changes timed per launch")
     parser.add_argument("--picture-only", action="store_true", help="only launch → picture")
     args = parser.parse_args(argv)
-    run(args.before, [s.strip() for s in args.sizes.split(",")], args.runs, args.presses,
+    before = None if args.no_before else (args.before or before_tree())
+    run(before, [s.strip() for s in args.sizes.split(",")], args.runs, args.presses,
         picture_only=args.picture_only)
     return 0
 
