@@ -110,6 +110,7 @@ class SvdlensApp(App[int]):
         self.last_error: str | None = None  # the last message shown as an error (tests read it)
         # The loop's executor for thread workers, set by the factory (tui.lifecycle); None: asyncio's own.
         self.executor: Executor | None = None
+        self.measure_executor: Executor | None = None  # threads for core.measure's encodes; None: core's own
         self.saves = SaveTracker()  # quitting waits for a save that writes (tui.lifecycle)
 
     # ---- layout ----------------------------------------------------------------------------
@@ -392,7 +393,7 @@ class SvdlensApp(App[int]):
         try:
             # Each figure is posted as it is ready; a rank no longer current is abandoned between
             # figures (closing the generator cancels its work not yet started).
-            with closing(jobs.measure_rank(loaded, rank)) as figures:
+            with closing(jobs.measure_rank(loaded, rank, self.measure_executor)) as figures:
                 for values in figures:
                     if stale():
                         return  # a newer rank or image wants the threads

@@ -42,14 +42,15 @@ class Loaded:
     def method(self) -> str:
         return describe(self.dec)
 
-    def measure_context(self):
-        """The core.measure.MeasureContext of this image and decomposition: made on first use and
-        kept, so every rank measured reuses the original's statistics and the JPEGs tried so far."""
+    def measure_context(self, executor=None):
+        """The core.measure.MeasureContext of this image and decomposition: made on first use (its
+        encodes on executor, None: core's threads) and kept, so every rank measured reuses the
+        original's statistics and the JPEGs tried so far."""
         with _CONTEXT_LOCK:  # measure workers (one abandoned, one current) and saves may ask at once
             if self._context is None:
                 from core.measure import MeasureContext
 
-                self._context = MeasureContext(self.source, self.dec)
+                self._context = MeasureContext(self.source, self.dec, executor=executor)
             return self._context
 
 
@@ -138,7 +139,7 @@ def refine(loaded: Loaded, should_cancel: ShouldCancel) -> Loaded:
     return Loaded(loaded.source, loaded.mode, dec, *_curves(dec))
 
 
-def measure_rank(loaded: Loaded, rank: int) -> Iterator[dict]:
+def measure_rank(loaded: Loaded, rank: int, executor=None) -> Iterator[dict]:
     """The figures of one rank as core.measure yields them: cheapest first, each dict holding the
     figures just ready, named as `svdlens report --json` names them (a test holds the numbers
     equal). The same path as `svdlens report`; the image's measuring context is loaded's own, so
@@ -146,7 +147,7 @@ def measure_rank(loaded: Loaded, rank: int) -> Iterator[dict]:
     rest: work not started for this rank is then cancelled."""
     from core.measure import measure_rank as measure
 
-    return measure(loaded.measure_context(), rank)
+    return measure(loaded.measure_context(executor), rank)
 
 
 def resolve_target(loaded: Loaded, kind: str, value: float) -> tuple[int, str]:

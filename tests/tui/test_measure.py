@@ -66,10 +66,10 @@ async def test_psnr_from_sigma_is_shown_until_measured_and_svdz_has_ssim(photo_d
 
     real = jobs.measure_rank
 
-    def held(loaded, rank):
+    def held(loaded, rank, *executor):
         if rank == 20:
             time.sleep(0.8)  # the estimate is on screen meanwhile
-        yield from real(loaded, rank)
+        yield from real(loaded, rank, *executor)
 
     monkeypatch.setattr(jobs, "measure_rank", held)
     app = make_app(photo_dir / "b_other.png")
@@ -89,10 +89,10 @@ async def test_psnr_from_sigma_is_shown_until_measured_and_svdz_has_ssim(photo_d
 async def test_a_slow_stale_measurement_never_wins(photo_dir, monkeypatch):
     real = jobs.measure_rank
 
-    def slow_for_rank_50(loaded, rank):
+    def slow_for_rank_50(loaded, rank, *executor):
         if rank == 50:
             time.sleep(1.0)  # still running when the rank moves on
-        yield from real(loaded, rank)
+        yield from real(loaded, rank, *executor)
 
     monkeypatch.setattr(jobs, "measure_rank", slow_for_rank_50)
     app = make_app(photo_dir / "b_other.png")
@@ -118,8 +118,8 @@ async def test_each_figure_is_on_screen_as_soon_as_it_is_measured(photo_dir, mon
     real = jobs.measure_rank
     release = threading.Event()
 
-    def held_after_psnr(loaded, rank):
-        for figures in real(loaded, rank):
+    def held_after_psnr(loaded, rank, *executor):
+        for figures in real(loaded, rank, *executor):
             yield figures
             if rank == 20 and "psnr_db" in figures:
                 release.wait(30)  # the .svdz and JPEG are still being made
@@ -153,9 +153,9 @@ async def test_a_rank_no_longer_current_is_abandoned_between_figures(photo_dir, 
     seen: dict[int, list[str]] = {}
     closed: list[int] = []
 
-    def watched(loaded, rank):
+    def watched(loaded, rank, *executor):
         try:
-            for figures in real(loaded, rank):
+            for figures in real(loaded, rank, *executor):
                 seen.setdefault(rank, []).extend(figures)
                 yield figures
                 if rank == 20 and "psnr_db" in figures:
