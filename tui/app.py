@@ -424,7 +424,10 @@ class SvdlensApp(App[int]):
 
     @on(PreviewPane.Updated)
     def _preview_updated(self, message: PreviewPane.Updated) -> None:
-        table = self.query_one(SizesTable)
+        tables = self.query(SizesTable)
+        if not tables:
+            return  # the app is closing: the table is already gone
+        table = tables.first()
         state = table.state
         if state is not None and message.rank == state.rank and self.loaded is not None:
             state.max_error, state.max_error_at = message.max_error, message.max_error_at

@@ -64,11 +64,14 @@ async def test_psnr_from_sigma_is_shown_until_measured_and_svdz_has_ssim(photo_d
     from core.metrics import ssim
     from core.svdz import decode, encode
 
+    import threading
+
     real = jobs.measure_rank
+    release = threading.Event()
 
     def held(loaded, rank, *executor):
         if rank == 20:
-            time.sleep(0.8)  # the estimate is on screen meanwhile
+            release.wait(30)  # the estimate is on screen meanwhile (however loaded the machine)
         yield from real(loaded, rank, *executor)
 
     monkeypatch.setattr(jobs, "measure_rank", held)
@@ -76,9 +79,13 @@ async def test_psnr_from_sigma_is_shown_until_measured_and_svdz_has_ssim(photo_d
     async with app.run_test(size=(160, 50)) as pilot:
         await app.settled()
         await type_rank(pilot, "20")
-        await pilot.pause(0.4)
+        await wait_for(pilot, lambda: app.query_one(SizesTable).state.rank == 20)
+        await pilot.pause(0.1)
         estimate = app.loaded.psnr_sigma[19]
-        assert f"≈{estimate:.1f} dB" in widget_text(app.query_one(SizesTable))
+        try:
+            assert f"≈{estimate:.1f} dB" in widget_text(app.query_one(SizesTable))
+        finally:
+            release.set()
         await app.settled()
         state = app.query_one(SizesTable).state
         assert abs(state.psnr_db - estimate) < 1.0  # clipping and rounding move it only a little
