@@ -12,9 +12,11 @@ Keys come from tui/keys.py, palette commands from tui/commands.py, the process a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 from concurrent.futures import Executor
+from contextlib import closing
 from pathlib import Path
 from typing import Iterable
 
@@ -36,7 +38,16 @@ from tui.commands import svdlens_commands
 from tui.dialogs import HelpScreen, PathScreen
 from tui.jobs import DecompositionCache, Loaded, SaveTicket, SaveTracker
 from tui.keys import bindings
-from tui.messages import LoadDone, LoadFailed, LoadProgress, Measured, Refined, Saved, TargetResolved
+from tui.messages import (
+    LoadDone,
+    LoadFailed,
+    LoadProgress,
+    Measured,
+    Refined,
+    Saved,
+    SourceRead,
+    TargetResolved,
+)
 from tui.views import RankChosen, ViewStack
 from tui.widgets import (
     IMAGE_SUFFIXES,
@@ -52,6 +63,9 @@ from tui.widgets import (
 DEFAULT_RANK = 50
 MEASURE_DELAY = 0.12  # s of quiet after a rank change before the costly numbers are measured
 WORKER_GROUPS = ("decompose", "refine", "measure", "target", "save")
+# The table's numbers that a measurement fills in (named as `svdlens report --json` names them).
+MEASURED_FIGURES = frozenset(f.name for f in dataclasses.fields(TableState) if f.default is None) - {
+    "jpeg_note", "svdz_note", "max_error", "max_error_at"}
 
 
 def refining_note(dec) -> str:
@@ -97,6 +111,7 @@ class SvdlensApp(App[int]):
         self.last_error: str | None = None  # the last message shown as an error (tests read it)
         # The loop's executor for thread workers, set by the factory (tui.lifecycle); None: asyncio's own.
         self.executor: Executor | None = None
+        self.measure_executor: Executor | None = None  # threads for core.measure's encodes; None: core's own
         self.saves = SaveTracker()  # quitting waits for a save that writes (tui.lifecycle)
 
     # ---- layout ----------------------------------------------------------------------------
@@ -178,7 +193,8 @@ class SvdlensApp(App[int]):
 
         try:
             loaded = jobs.load(path, mode, device=self.device, max_pixels=self.max_pixels, progress=progress,
-                               should_cancel=lambda: worker.is_cancelled)
+                               should_cancel=lambda: worker.is_cancelled,
+                               decoded=lambda source: self.post_message(SourceRead(generation, source)))
         except Cancelled:
             return
         except Exception as exc:  # anything unexpected too: say so, keep the app alive
@@ -193,6 +209,12 @@ class SvdlensApp(App[int]):
         if message.total:
             bar.update(total=message.total, progress=message.done)
         self._set_status(message.text)
+
+    def on_source_read(self, message: SourceRead) -> None:
+        # The first picture is the original, shown while torch loads and the SVD runs; once an
+        # image is shown it stays until the new one is decomposed.
+        if message.generation == self._load_generation and self.loaded is None:
+            self.query_one(PreviewPane).show_original(message.source)
 
     def on_load_done(self, message: LoadDone) -> None:
         if message.generation != self._load_generation:
@@ -346,10 +368,10 @@ class SvdlensApp(App[int]):
         preview = self.query_one(PreviewPane).last_render
         state = TableState(
             rank=rank, max_rank=dec.max_rank, full_rank=dec.full_rank, method=loaded.method,
-            shape=tuple(src.pixels.shape), file_bytes=src.file_bytes,
+            shape=tuple(src.pixels.shape), original_bytes=src.file_bytes,
             file_suffix=src.path.suffix.lstrip(".").upper() or "file", file_name=src.path.name,
-            energy=float(loaded.energy[rank - 1]), psnr_estimate=float(loaded.psnr_sigma[rank - 1]),
-            float32_bytes=dec.factor_bytes(rank),
+            energy=float(loaded.energy[rank - 1]), psnr_estimate_db=float(loaded.psnr_sigma[rank - 1]),
+            factors_float32_bytes=dec.factor_bytes(rank),
             raw_bytes=src.raw_bytes,
         )
         if preview is not None and preview.rank == rank:
@@ -371,10 +393,13 @@ class SvdlensApp(App[int]):
             return worker.is_cancelled or generation != self._rank_generation or loaded is not self.loaded
 
         try:
-            for values in jobs.measure_rank(loaded, rank):
-                if stale():
-                    return  # a newer rank or image wants the threads
-                self.post_message(Measured(generation, loaded, rank, values, done=False))
+            # Each figure is posted as it is ready; a rank no longer current is abandoned between
+            # figures (closing the generator cancels its work not yet started).
+            with closing(jobs.measure_rank(loaded, rank, self.measure_executor)) as figures:
+                for values in figures:
+                    if stale():
+                        return  # a newer rank or image wants the threads
+                    self.post_message(Measured(generation, loaded, rank, values, done=False))
         except Exception as exc:
             note = jobs.failure_text(exc, task="the measurement")
             self.post_message(Measured(generation, loaded, rank, {"svdz_note": note}, done=False))
@@ -394,13 +419,19 @@ class SvdlensApp(App[int]):
         if state is None or state.rank != message.rank:
             state = self._quick_state(message.rank)
         for key, value in message.values.items():
-            setattr(state, key, value)
+            if key in MEASURED_FIGURES:  # the rest (energy, sizes from the factors) the quick state holds
+                setattr(state, key, value)
+        if "jpeg_bytes" in message.values and message.values["jpeg_bytes"] is None:
+            state.jpeg_note = "no JPEG fits in so few bytes"
         state.measuring = not message.done
         table.show_state(state)
 
     @on(PreviewPane.Updated)
     def _preview_updated(self, message: PreviewPane.Updated) -> None:
-        table = self.query_one(SizesTable)
+        tables = self.query(SizesTable)
+        if not tables:
+            return  # the app is closing: the table is already gone
+        table = tables.first()
         state = table.state
         if state is not None and message.rank == state.rank and self.loaded is not None:
             state.max_error, state.max_error_at = message.max_error, message.max_error_at

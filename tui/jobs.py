@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -23,6 +23,7 @@ from core.imageio import SourceImage, read_image
 from tui.describe import describe
 
 ShouldCancel = Callable[[], bool]
+_CONTEXT_LOCK = threading.Lock()
 
 
 @dataclass
@@ -35,10 +36,22 @@ class Loaded:
     energy: np.ndarray  # kept energy share for ranks 1..max_rank
     psnr_sigma: np.ndarray  # PSNR of the unclipped rank-r image, from the singular values alone
     log_sigma: list[float]  # log10 of the combined singular values, ranks 1..max_rank
+    _context: object = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def method(self) -> str:
         return describe(self.dec)
+
+    def measure_context(self, executor=None):
+        """The core.measure.MeasureContext of this image and decomposition: made on first use (its
+        encodes on executor, None: core's threads) and kept, so every rank measured reuses the
+        original's statistics and the JPEGs tried so far."""
+        with _CONTEXT_LOCK:  # measure workers (one abandoned, one current) and saves may ask at once
+            if self._context is None:
+                from core.measure import MeasureContext
+
+                self._context = MeasureContext(self.source, self.dec, executor=executor)
+            return self._context
 
 
 class DecompositionCache:
@@ -98,12 +111,16 @@ def _curves(dec) -> tuple[np.ndarray, np.ndarray, list[float]]:
 
 
 def load(path: Path, mode: str, *, device: str, max_pixels: int | None,
-         progress: Callable[[str, int, int], None], should_cancel: ShouldCancel) -> Loaded:
-    """Read path (an image or a .svdz) and decompose it; progress(text, done, total) says how far."""
+         progress: Callable[[str, int, int], None], should_cancel: ShouldCancel,
+         decoded: Callable[[SourceImage], None] | None = None) -> Loaded:
+    """Read path (an image or a .svdz) and decompose it; progress(text, done, total) says how far,
+    decoded(source) is called as soon as the pixels are read (before torch is needed)."""
     _stop_if(should_cancel)
     limit = {} if max_pixels is None else {"max_pixels": max_pixels}
     source = read_image(path, mode, **limit)
     _stop_if(should_cancel)
+    if decoded is not None:
+        decoded(source)
     progress(f"decomposing {source.width}×{source.height}…", 0, 0)
     from core.svd import decompose  # torch is imported here, off the event loop
 
@@ -122,32 +139,15 @@ def refine(loaded: Loaded, should_cancel: ShouldCancel) -> Loaded:
     return Loaded(loaded.source, loaded.mode, dec, *_curves(dec))
 
 
-def measure_rank(loaded: Loaded, rank: int) -> Iterator[dict]:
-    """The costly numbers for one rank, cheapest first, one stage at a time so a worker can stop
-    between them. The same core functions as core.report.rank_row, so the numbers are those of
-    `svdlens report` (a test holds them equal)."""
-    from core import jpeg, svdz
-    from core.metrics import psnr, ssim
-    from core.outputs import encode_image
-    from core.report import saved_pixels
+def measure_rank(loaded: Loaded, rank: int, executor=None) -> Iterator[dict]:
+    """The figures of one rank as core.measure yields them: cheapest first, each dict holding the
+    figures just ready, named as `svdlens report --json` names them (a test holds the numbers
+    equal). The same path as `svdlens report`; the image's measuring context is loaded's own, so
+    what does not depend on the rank is done once. Stop iterating (or close()) to abandon the
+    rest: work not started for this rank is then cancelled."""
+    from core.measure import measure_rank as measure
 
-    dec, src = loaded.dec, loaded.source
-    saved = saved_pixels(dec, rank, src.bit_depth)
-    yield {"psnr": psnr(saved, src.pixels)}
-    yield {"ssim": ssim(saved, src.pixels)}
-    yield {"png_bytes": len(encode_image(saved, ".png", src.bit_depth))}
-    del saved
-    data = svdz.encode(dec, rank, bit_depth=src.bit_depth)
-    decoded = np.asarray(svdz.decode(data).pixels, dtype=np.float32)
-    same = decoded.shape == src.pixels.shape
-    yield {"svdz_bytes": len(data), "svdz_psnr": psnr(decoded, src.pixels) if same else None}
-    yield {"svdz_ssim": ssim(decoded, src.pixels) if same else None}
-    result = jpeg.jpeg_at_budget(src.pixels, len(data))
-    if result is None:
-        yield {"jpeg_note": "no JPEG fits in so few bytes"}
-    else:
-        yield {"jpeg_bytes": int(result.size_bytes), "jpeg_quality": int(result.quality),
-               "jpeg_psnr": float(result.psnr_db), "jpeg_ssim": None if result.ssim is None else float(result.ssim)}
+    return measure(loaded.measure_context(executor), rank)
 
 
 def resolve_target(loaded: Loaded, kind: str, value: float) -> tuple[int, str]:
@@ -193,17 +193,16 @@ def check_save_path(loaded: Loaded, path: Path) -> None:
 
 
 def save(loaded: Loaded, rank: int, path: Path, dec) -> int:
-    """Write the rank-r reconstruction (by suffix) or the .svdz of dec atomically; returns the bytes written."""
-    from core import svdz
-    from core.outputs import output_kind, write_atomic, write_image
+    """Write the rank-r reconstruction (by suffix) or the .svdz of dec atomically; returns the bytes written.
 
-    src = loaded.source
+    Through core.measure.save_rank, as `svdlens compress` writes: from loaded's own measuring
+    context when dec is loaded's decomposition (the .svdz or pixels just measured are reused).
+    """
+    from core.measure import MeasureContext, save_rank
+
     check_save_path(loaded, path)
-    if output_kind(path) == "svdz":
-        write_atomic(path, svdz.encode(dec, rank, bit_depth=src.bit_depth), src.path)
-    else:
-        write_image(path, dec.reconstruct(rank), src.bit_depth, src.path)
-    return path.stat().st_size
+    context = loaded.measure_context() if dec is loaded.dec else MeasureContext(loaded.source, dec)
+    return save_rank(context, rank, path).size_bytes
 
 
 class SaveTracker:

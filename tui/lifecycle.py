@@ -20,21 +20,38 @@ class AbandoningExecutor(ThreadPoolExecutor):
     """The loop's executor for thread workers: at shutdown it does not wait for running work.
 
     Compute workers write nothing, so they can be abandoned; saves are waited for by
-    run_to_exit before the process ends.
+    run_to_exit before the process ends. Companion executors (the measuring threads) are shut
+    down with it and count as busy with it.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._companions: list[AbandoningExecutor] = []
+
+    def companion(self, **kwargs) -> AbandoningExecutor:
+        """Another executor that ends when this one does (e.g. core.measure's encodes)."""
+        other = AbandoningExecutor(**kwargs)
+        self._companions.append(other)
+        return other
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         super().shutdown(wait=False, cancel_futures=True)
+        for other in self._companions:
+            other.shutdown()
 
     def busy(self) -> bool:
-        """Whether a thread of this executor is still alive (running or about to end)."""
-        return any(t.is_alive() for t in list(self._threads))
+        """Whether a thread of this executor (or a companion's) is still alive (running or about to end)."""
+        return any(t.is_alive() for t in list(self._threads)) or any(o.busy() for o in self._companions)
 
 
 def create_app(path: Path | None = None, **options) -> SvdlensApp:
     """The app on path (None: the bundled sample), as the command line, screenshots and tests build it."""
     app = SvdlensApp(path, **options)
     app.executor = AbandoningExecutor(thread_name_prefix="svdlens")
+    # The measuring encodes run on threads of the app's own, ended with it: an encode of a rank
+    # no longer wanted never holds the exit.
+    app.measure_executor = app.executor.companion(max_workers=max(2, os.cpu_count() or 2),
+                                                  thread_name_prefix="svdlens-measure")
     return app
 
 

@@ -26,6 +26,14 @@ class LoadProgress(Message):
 
 
 @dataclass
+class SourceRead(Message):
+    """An image being opened is decoded (its decomposition follows): the original can be shown."""
+
+    generation: int
+    source: object  # core.imageio.SourceImage
+
+
+@dataclass
 class LoadDone(Message):
     """An image is read and decomposed."""
 

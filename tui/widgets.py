@@ -207,29 +207,32 @@ def _ssim(x: float | None) -> str:
 
 @dataclass
 class TableState:
-    """Everything the sizes table shows; None means "still being measured"."""
+    """Everything the sizes table shows; None means "still being measured".
+
+    A measured number has the name `svdlens report --json` gives it (core.measure.FIGURES).
+    """
 
     rank: int
     max_rank: int
     full_rank: int
     method: str  # "exact SVD" or a description of the randomized decomposition
     shape: tuple[int, ...]
-    file_bytes: int
+    original_bytes: int
     file_suffix: str
     file_name: str
     energy: float
-    psnr_estimate: float  # from the singular values (unclipped), shown until PSNR is measured
-    float32_bytes: int
+    psnr_estimate_db: float  # from the singular values (unclipped), shown until PSNR is measured
+    factors_float32_bytes: int
     raw_bytes: int
-    psnr: float | None = None
+    psnr_db: float | None = None
     ssim: float | None = None
     png_bytes: int | None = None
-    svdz_bytes: int | None = None
-    svdz_psnr: float | None = None
-    svdz_ssim: float | None = None
+    container_bytes: int | None = None
+    container_psnr_db: float | None = None
+    container_ssim: float | None = None
     jpeg_bytes: int | None = None
     jpeg_quality: int | None = None
-    jpeg_psnr: float | None = None
+    jpeg_psnr_db: float | None = None
     jpeg_ssim: float | None = None
     jpeg_note: str | None = None  # why there is no JPEG row
     svdz_note: str | None = None
@@ -240,8 +243,8 @@ class TableState:
 
 def verdict(state: TableState) -> str:
     """The plain statement about JPEG at equal bytes."""
-    if state.jpeg_psnr is not None and state.svdz_psnr is not None:
-        gain = state.jpeg_psnr - state.svdz_psnr
+    if state.jpeg_psnr_db is not None and state.container_psnr_db is not None:
+        gain = state.jpeg_psnr_db - state.container_psnr_db
         if gain > 0:
             return (f"JPEG at the same bytes is far better: {gain:+.1f} dB PSNR. "
                     "Truncated SVD shows what rank keeps; it is not a good image codec.")
@@ -276,9 +279,9 @@ class SizesTable(Static):
     @staticmethod
     def _psnr(s: TableState) -> str:
         # Until it is measured, the estimate from σ (before clipping and rounding), marked ≈.
-        if s.psnr is None and math.isfinite(s.psnr_estimate):
-            return f"≈{s.psnr_estimate:.1f} dB"
-        return _db(s.psnr)
+        if s.psnr_db is None and math.isfinite(s.psnr_estimate_db):
+            return f"≈{s.psnr_estimate_db:.1f} dB"
+        return _db(s.psnr_db)
 
     def _quality_line(self, s: TableState) -> Text:
         max_err = "…" if s.max_error is None else f"{s.max_error * 255:.0f}/255"
@@ -312,27 +315,28 @@ class SizesTable(Static):
         table.add_column("of file", justify="right", no_wrap=True)
         table.add_column("PSNR", justify="right", no_wrap=True, min_width=8)
         table.add_column("SSIM", justify="right", no_wrap=True, min_width=6)
-        of = s.file_bytes
+        of = s.original_bytes
         notes = []
-        table.add_row(f"original file ({s.file_suffix})", exact_bytes(s.file_bytes), "100 %", "", "")
+        table.add_row(f"original file ({s.file_suffix})", exact_bytes(s.original_bytes), "100 %", "", "")
         table.add_row(f"raw pixels {w}×{h}×{c}", exact_bytes(s.raw_bytes), _share(s.raw_bytes, of), "", "")
-        table.add_row("factors as float32", exact_bytes(s.float32_bytes), _share(s.float32_bytes, of), "", "")
+        table.add_row("factors as float32", exact_bytes(s.factors_float32_bytes),
+                      _share(s.factors_float32_bytes, of), "", "")
         if s.svdz_note:
             table.add_row(".svdz file (real bytes)", "—", "", "", "")
             notes.append(f".svdz: {s.svdz_note}")
         else:
-            table.add_row(Text(".svdz file (real bytes)", style="bold"), exact_bytes(s.svdz_bytes),
-                          _share(s.svdz_bytes, of), _db(s.svdz_psnr),
-                          _ssim(s.svdz_ssim) if s.svdz_ssim is not None or s.measuring else "—")
+            table.add_row(Text(".svdz file (real bytes)", style="bold"), exact_bytes(s.container_bytes),
+                          _share(s.container_bytes, of), _db(s.container_psnr_db),
+                          _ssim(s.container_ssim) if s.container_ssim is not None or s.measuring else "—")
         if s.jpeg_note:
             table.add_row("JPEG at the .svdz bytes", "—", "", "", "")
             notes.append(f"JPEG: {s.jpeg_note}")
         else:
             q = "" if s.jpeg_quality is None else f" (q {s.jpeg_quality})"
             table.add_row(Text(f"JPEG at the .svdz bytes{q}", style="bold"), exact_bytes(s.jpeg_bytes),
-                          _share(s.jpeg_bytes, of), _db(s.jpeg_psnr), _ssim(s.jpeg_ssim))
+                          _share(s.jpeg_bytes, of), _db(s.jpeg_psnr_db), _ssim(s.jpeg_ssim))
         table.add_row("reconstruction as PNG", exact_bytes(s.png_bytes), _share(s.png_bytes, of),
-                      _db(s.psnr), _ssim(s.ssim))
+                      _db(s.psnr_db), _ssim(s.ssim))
         from rich.console import Group
 
         parts = [self._quality_line(s), table]
@@ -357,18 +361,18 @@ class SizesTable(Static):
             quality.append(f" · err≤{s.max_error * 255:.0f}/255")
         sizes = Text(overflow="ellipsis", no_wrap=True)
         name = s.file_name if len(s.file_name) <= 24 else s.file_name[:11] + "…" + s.file_name[-12:]
-        sizes.append(f"{name} {human_bytes(s.file_bytes)} · ")
+        sizes.append(f"{name} {human_bytes(s.original_bytes)} · ")
         sizes.append(".svdz ")
-        sizes.append(human_bytes(s.svdz_bytes) if not s.svdz_note else pending, style="bold")
-        sizes.append(f" · PNG {human_bytes(s.png_bytes)} · float32 {human_bytes(s.float32_bytes)}"
+        sizes.append(human_bytes(s.container_bytes) if not s.svdz_note else pending, style="bold")
+        sizes.append(f" · PNG {human_bytes(s.png_bytes)} · float32 {human_bytes(s.factors_float32_bytes)}"
                      f" · raw {human_bytes(s.raw_bytes)}")
         jpeg = Text(overflow="ellipsis", no_wrap=True)
         if s.jpeg_note:
             jpeg.append(f"JPEG at the same bytes: {s.jpeg_note}", style="dim")
         else:
-            jpeg.append(f"JPEG at the same bytes: {_db(s.jpeg_psnr)}, SSIM {_ssim(s.jpeg_ssim)}")
-            if s.jpeg_psnr is not None and s.svdz_psnr is not None:
-                gain = s.jpeg_psnr - s.svdz_psnr  # as verdict(): "far better" only when it is
+            jpeg.append(f"JPEG at the same bytes: {_db(s.jpeg_psnr_db)}, SSIM {_ssim(s.jpeg_ssim)}")
+            if s.jpeg_psnr_db is not None and s.container_psnr_db is not None:
+                gain = s.jpeg_psnr_db - s.container_psnr_db  # as verdict(): "far better" only when it is
                 word = "far better than SVD" if gain > 0 else "not better here"
                 jpeg.append(f": {gain:+.1f} dB, {word}", style="italic")
         return Group(quality, sizes, jpeg)

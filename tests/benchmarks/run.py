@@ -11,7 +11,10 @@ scipy and torch on one matrix, and the randomized decomposition against the exac
 every rank it serves; (f) the crop contract: the fast (resized-factor) preview against
 the exact one at ranks 5–500; (g) whole processes side by side with commit d84d2c2 (a git
 worktree, alternating runs): `import torch`, `compress --rank 50` at 1.76 MP and the six-rank
-`report` at 8 MP colour, with the two reports' numbers compared (tests/benchmarks/processes.py).
+`report` at 8 MP colour, with the two reports' numbers compared (tests/benchmarks/processes.py);
+(h) the app as a person waits for it, in tmux at 160×50, side by side with d84d2c2: launch →
+picture, open → complete sizes table, rank change → complete table at 1.76 and 8 MP colour
+(--app-sizes adds 18mp; tests/benchmarks/app_timing.py).
 
 Large images are a sample photo (../shared/images or the bundled astronaut) enlarged
 with OpenCV (INTER_CUBIC); enlarged photos have smoother spectra than camera photos, so
@@ -300,7 +303,9 @@ def bench_crop_contract() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="a,b,c,d,e,f,g", help="sections to run, e.g. a,d")
+    parser.add_argument("--only", default="a,b,c,d,e,f,g,h", help="sections to run, e.g. a,d")
+    parser.add_argument("--app-sizes", default="1.76mp,8mp", help="photos of section h: 1.76mp, 8mp, 18mp")
+    parser.add_argument("--app-runs", type=int, default=3, help="launches of each side per photo in section h")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each side in section g (report: --report-repeats)")
     parser.add_argument("--report-repeats", type=int, default=1, help="runs of each side of the 8 MP report in g")
     parser.add_argument("--full", action="store_true",
@@ -332,6 +337,11 @@ def main() -> None:
         from .processes import bench_processes
 
         bench_processes(row, args.repeats, args.report_repeats)
+    if "h" in only:
+        from .app_timing import run as bench_app
+        from .processes import before_tree
+
+        bench_app(before_tree(), args.app_sizes.split(","), args.app_runs, row=row)
     print(f"\n| | measurement | figure |\n|---|---|---|")
     for section, what, figure in ROWS:
         print(f"| {section} | {what} | {figure.strip()} |")

@@ -107,7 +107,7 @@ async def test_energy_and_psnr_targets(photo_dir):
         await type_rank(pilot, "30dB")
         await app.settled()
         assert app.rank == rank_for_reconstruction_psnr(dec, 30.0)
-        assert app.query_one(SizesTable).state.psnr >= 30.0
+        assert app.query_one(SizesTable).state.psnr_db >= 30.0
 
 
 async def test_byte_budget_target(photo_dir):
@@ -120,7 +120,7 @@ async def test_byte_budget_target(photo_dir):
         await app.settled()
         assert app.rank == rank_for_max_bytes(app.loaded.dec, 6 * 1024)  # k = 1024, as --max-bytes
         assert len(encode(app.loaded.dec, app.rank)) <= 6 * 1024
-        assert app.query_one(SizesTable).state.svdz_bytes <= 6 * 1024, app.query_one(SizesTable).state
+        assert app.query_one(SizesTable).state.container_bytes <= 6 * 1024, app.query_one(SizesTable).state
         rank = app.rank
         await type_rank(pilot, "10b")  # below the smallest .svdz: said so, rank kept
         await wait_for(pilot, lambda: "below the smallest" in status(app))
@@ -152,7 +152,7 @@ async def test_hammering_rank_keys_ends_consistent(photo_dir):
         assert shown_ranks(app) == (expected,) * 4
         state = app.query_one(SizesTable).state
         row = rank_row(app.loaded.source, app.loaded.dec, expected)
-        assert state.psnr == pytest.approx(row.psnr_db) and state.png_bytes == row.png_bytes
+        assert state.psnr_db == pytest.approx(row.psnr_db) and state.png_bytes == row.png_bytes
 
 
 async def test_a_burst_of_editing_keys_is_applied_in_order(photo_dir):

@@ -21,13 +21,13 @@ async def test_opens_the_image_and_every_pane_agrees_with_core(photo_dir):
         assert shown_ranks(app) == (50, 50, 50, 50)
         state = app.query_one(SizesTable).state
         row = rank_row(app.loaded.source, app.loaded.dec, 50)  # what `svdlens report` prints
-        assert state.psnr == pytest.approx(row.psnr_db)
+        assert state.psnr_db == pytest.approx(row.psnr_db)
         assert state.ssim == pytest.approx(row.ssim)
         assert state.png_bytes == row.png_bytes
-        assert state.svdz_bytes == row.extra["container_bytes"]
-        assert state.file_bytes == path.stat().st_size
+        assert state.container_bytes == row.extra["container_bytes"]
+        assert state.original_bytes == path.stat().st_size
         assert state.raw_bytes == 96 * 64 * 3
-        assert state.float32_bytes == 50 * (64 + 96 + 1) * 4 * 3
+        assert state.factors_float32_bytes == 50 * (64 + 96 + 1) * 4 * 3
         text = widget_text(app.query_one(SizesTable))
         assert verdict(state).split(":")[0].split("(")[0] in text.replace("\n", "")
         assert "a_small.png" in app.sub_title and "96×64" in app.sub_title
@@ -40,7 +40,7 @@ async def test_jpeg_at_equal_bytes_is_called_far_better_on_a_photo(tmp_path):
         await type_rank(pilot, "10")
         await app.settled()
         state = app.query_one(SizesTable).state
-        assert state.jpeg_psnr > state.svdz_psnr
+        assert state.jpeg_psnr_db > state.container_psnr_db
         assert "JPEG at the same bytes is far better" in widget_text(app.query_one(SizesTable))
 
 
@@ -64,35 +64,42 @@ async def test_psnr_from_sigma_is_shown_until_measured_and_svdz_has_ssim(photo_d
     from core.metrics import ssim
     from core.svdz import decode, encode
 
-    real = jobs.measure_rank
+    import threading
 
-    def held(loaded, rank):
+    real = jobs.measure_rank
+    release = threading.Event()
+
+    def held(loaded, rank, *executor):
         if rank == 20:
-            time.sleep(0.8)  # the estimate is on screen meanwhile
-        yield from real(loaded, rank)
+            release.wait(30)  # the estimate is on screen meanwhile (however loaded the machine)
+        yield from real(loaded, rank, *executor)
 
     monkeypatch.setattr(jobs, "measure_rank", held)
     app = make_app(photo_dir / "b_other.png")
     async with app.run_test(size=(160, 50)) as pilot:
         await app.settled()
         await type_rank(pilot, "20")
-        await pilot.pause(0.4)
+        await wait_for(pilot, lambda: app.query_one(SizesTable).state.rank == 20)
+        await pilot.pause(0.1)
         estimate = app.loaded.psnr_sigma[19]
-        assert f"≈{estimate:.1f} dB" in widget_text(app.query_one(SizesTable))
+        try:
+            assert f"≈{estimate:.1f} dB" in widget_text(app.query_one(SizesTable))
+        finally:
+            release.set()
         await app.settled()
         state = app.query_one(SizesTable).state
-        assert abs(state.psnr - estimate) < 1.0  # clipping and rounding move it only a little
+        assert abs(state.psnr_db - estimate) < 1.0  # clipping and rounding move it only a little
         decoded = decode(encode(app.loaded.dec, 20)).pixels
-        assert state.svdz_ssim == pytest.approx(ssim(decoded, app.loaded.source.pixels))
+        assert state.container_ssim == pytest.approx(ssim(decoded, app.loaded.source.pixels))
 
 
 async def test_a_slow_stale_measurement_never_wins(photo_dir, monkeypatch):
     real = jobs.measure_rank
 
-    def slow_for_rank_50(loaded, rank):
+    def slow_for_rank_50(loaded, rank, *executor):
         if rank == 50:
             time.sleep(1.0)  # still running when the rank moves on
-        yield from real(loaded, rank)
+        yield from real(loaded, rank, *executor)
 
     monkeypatch.setattr(jobs, "measure_rank", slow_for_rank_50)
     app = make_app(photo_dir / "b_other.png")
@@ -105,8 +112,100 @@ async def test_a_slow_stale_measurement_never_wins(photo_dir, monkeypatch):
         state = app.query_one(SizesTable).state
         assert state.rank == 51
         expected = rank_row(app.loaded.source, app.loaded.dec, 51).psnr_db
-        assert state.psnr == pytest.approx(expected)
+        assert state.psnr_db == pytest.approx(expected)
         # A result tagged with an old generation that arrives late is dropped as well.
-        app.post_message(Measured(0, app.loaded, 50, {"psnr": 1.0}, done=True))  # generation 0: long gone
+        app.post_message(Measured(0, app.loaded, 50, {"psnr_db": 1.0}, done=True))  # generation 0: long gone
         await pilot.pause(0.2)
-        assert app.query_one(SizesTable).state.psnr == pytest.approx(expected)
+        assert app.query_one(SizesTable).state.psnr_db == pytest.approx(expected)
+
+
+async def test_each_figure_is_on_screen_as_soon_as_it_is_measured(photo_dir, monkeypatch):
+    import threading
+
+    real = jobs.measure_rank
+    release = threading.Event()
+
+    def held_after_psnr(loaded, rank, *executor):
+        for figures in real(loaded, rank, *executor):
+            yield figures
+            if rank == 20 and "psnr_db" in figures:
+                release.wait(30)  # the .svdz and JPEG are still being made
+
+    monkeypatch.setattr(jobs, "measure_rank", held_after_psnr)
+    app = make_app(photo_dir / "b_other.png")
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await app.settled()
+            await type_rank(pilot, "20")
+            table = app.query_one(SizesTable)
+            await wait_for(pilot, lambda: table.state.rank == 20 and table.state.psnr_db is not None)
+            await pilot.pause(0.1)
+            text = widget_text(table)
+            measured = f"{table.state.psnr_db:.2f} dB"
+            assert measured in text and "≈" not in text  # the measured PSNR, not the estimate
+            svdz_row = next(line for line in text.splitlines() if ".svdz file" in line)
+            assert "…" in svdz_row and table.state.container_bytes is None
+            release.set()
+            await app.settled()
+            assert table.state.container_bytes is not None and "…" not in widget_text(table)
+    finally:
+        release.set()
+
+
+async def test_a_rank_no_longer_current_is_abandoned_between_figures(photo_dir, monkeypatch):
+    import threading
+
+    real = jobs.measure_rank
+    release = threading.Event()
+    seen: dict[int, list[str]] = {}
+    closed: list[int] = []
+
+    def watched(loaded, rank, *executor):
+        try:
+            for figures in real(loaded, rank, *executor):
+                seen.setdefault(rank, []).extend(figures)
+                yield figures
+                if rank == 20 and "psnr_db" in figures:
+                    release.wait(30)  # the rank moves on meanwhile
+        except GeneratorExit:
+            closed.append(rank)
+            raise
+
+    monkeypatch.setattr(jobs, "measure_rank", watched)
+    app = make_app(photo_dir / "b_other.png")
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await app.settled()
+            await type_rank(pilot, "20")
+            await wait_for(pilot, lambda: "psnr_db" in seen.get(20, []))
+            await type_rank(pilot, "30")
+            await wait_for(pilot, lambda: app.query_one(SizesTable).state.rank == 30)
+            release.set()
+            await app.settled()
+            assert closed == [20]  # stopped between figures, not finished: rank 20 got no JPEG search
+            assert "jpeg_bytes" not in seen[20] and "jpeg_bytes" in seen[30]
+            state = app.query_one(SizesTable).state
+            assert state.rank == 30 and state.container_bytes is not None and state.jpeg_bytes is not None
+    finally:
+        release.set()
+
+
+async def test_the_measuring_context_is_made_once_per_decomposition(photo_dir, monkeypatch):
+    import core.measure
+
+    made = []
+
+    class Counted(core.measure.MeasureContext):
+        def __init__(self, *args, **kwargs):
+            made.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(core.measure, "MeasureContext", Counted)
+    app = make_app(photo_dir / "b_other.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await app.settled()
+        for text in ("20", "30", "40"):
+            await type_rank(pilot, text)
+            await app.settled()
+        assert app.query_one(SizesTable).state.container_bytes is not None
+        assert len(made) == 1  # four ranks measured, one context

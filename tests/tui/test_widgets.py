@@ -36,10 +36,10 @@ def _compact_text(**changes) -> str:
     from tui.widgets import SizesTable, TableState
 
     state = TableState(rank=40, max_rank=500, full_rank=512, method="exact SVD", shape=(512, 512, 3),
-                       file_bytes=500_000, file_suffix=".png", file_name="photo.png", energy=0.99,
-                       psnr_estimate=30.0, float32_bytes=100_000, raw_bytes=786_432, psnr=30.0, ssim=0.9,
-                       png_bytes=300_000, svdz_bytes=40_000, svdz_psnr=30.0, jpeg_bytes=39_000,
-                       jpeg_quality=80, jpeg_psnr=38.0, jpeg_ssim=0.95, measuring=False)
+                       original_bytes=500_000, file_suffix=".png", file_name="photo.png", energy=0.99,
+                       psnr_estimate_db=30.0, factors_float32_bytes=100_000, raw_bytes=786_432, psnr_db=30.0, ssim=0.9,
+                       png_bytes=300_000, container_bytes=40_000, container_psnr_db=30.0, jpeg_bytes=39_000,
+                       jpeg_quality=80, jpeg_psnr_db=38.0, jpeg_ssim=0.95, measuring=False)
     for key, value in changes.items():
         setattr(state, key, value)
     table = SizesTable()
@@ -60,7 +60,7 @@ def test_compact_table_names_the_method(method, label):
 
 def test_compact_table_says_far_better_only_when_jpeg_is_better():
     assert "+8.0 dB, far better than SVD" in _compact_text()
-    worse = _compact_text(jpeg_psnr=28.5)
+    worse = _compact_text(jpeg_psnr_db=28.5)
     assert "-1.5 dB" in worse and "far better" not in worse
 
 

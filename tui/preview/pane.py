@@ -156,9 +156,11 @@ class PreviewPane(Widget, can_focus=True):
         self._sixel_limit = sixel_limit() if issubclass(self._image_cls, SixelPicture) else None
         self._rendered_px: tuple | None = None  # what the newest render shows, see _pictures()
         self._picture_top: int | None = None  # rows above the label and picture
+        self._placed_rows = 0  # the label and picture rows _picture_top was chosen for
         self._picture_rows = 0
         self._decomposition: Any = None
         self._rank: Any = None
+        self._original_only: Any = None  # a SourceImage shown alone until its decomposition exists
         self._original_cache = OriginalCache()
         self._centre: tuple[float, float] = (0.0, 0.0)
         self._generation = 0
@@ -200,7 +202,15 @@ class PreviewPane(Widget, can_focus=True):
                 self.set_reactive(PreviewPane.zoom, "fit")
                 self.set_reactive(PreviewPane.flipped, False)
             self._decomposition = decomposition
+        self._original_only = None
         self._rank = rank
+        self._request_render()
+
+    def show_original(self, source: Any) -> None:
+        """Show the original picture of source (a core SourceImage) alone, before any decomposition
+        exists: opening a photo shows it as soon as it is decoded (OpenCV), not after torch and the SVD."""
+        self.clear()
+        self._original_only = source
         self._request_render()
 
     def clear(self, message: str = "") -> None:
@@ -208,6 +218,7 @@ class PreviewPane(Widget, can_focus=True):
         self._generation += 1
         self._render_deferred = False
         self._decomposition = None
+        self._original_only = None
         self._rank = None
         self._original_cache = OriginalCache()
         self.last_render = None
@@ -262,7 +273,7 @@ class PreviewPane(Widget, can_focus=True):
     def image_point(self, screen_x: int, screen_y: int) -> tuple[float, float] | None:
         """The image coordinates (x, y) under a screen cell, or None off the pictures."""
         render = self.last_render
-        if render is None:
+        if render is None or self._decomposition is None:
             return None
         for selector, pixels in (("#pp-right-image", render.main), ("#pp-left-image", render.left)):
             widget = self.query_one(selector)
@@ -412,13 +423,17 @@ class PreviewPane(Widget, can_focus=True):
 
     # ---- rendering -----------------------------------------------------------------
     def _request_render(self) -> None:
-        if self._decomposition is None:
+        if self._decomposition is None and self._original_only is None:
             return
         if not self.is_mounted or self.content_size.width < 3 or self.content_size.height < 3:
             self._render_deferred = True  # not laid out yet: the first resize renders
             return
         self._render_deferred = False
         self._generation += 1
+        if self._decomposition is None:
+            self._original_worker(self._generation, self._original_only.pixels, self._pane_px("single"),
+                                     self._background_rgb())
+            return
         self._rendered_px = self._pictures()
         region, out_size, _ = self._geometry()
         job = RenderJob(
@@ -470,6 +485,26 @@ class PreviewPane(Widget, can_focus=True):
             return
         if not worker.is_cancelled:
             self.post_message(self._Measured(job.generation, stats))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group=PREVIEW_GROUP)
+    def _original_worker(self, generation: int, pixels: Any, size: tuple[int, int],
+                         pad_rgb: tuple[int, int, int]) -> None:
+        """The original alone, shrunk to the pane (no decomposition yet)."""
+        from .render import shrink_original, to_pil
+
+        worker = get_current_worker()
+        h, w = pixels.shape[:2]
+        small = shrink_original(pixels, size)
+        image = to_pil(small, self._units, pad_rgb)
+        encode = picture_encoder(self._image_cls)
+        if encode is not None:
+            encode(image)
+        region = (0, 0, w, h)
+        render = Render(generation=generation, rank=None, view="single", zoom="fit", flipped=False, gain=self.gain,
+                        region=region, left=None, main=small, left_label="", main_label="ORIGINAL · decomposing…",
+                        original=small, reconstruction=small, main_image=image)
+        if not worker.is_cancelled:
+            self.post_message(self._Rendered(render))
 
     @on(_Rendered)
     def _on_rendered(self, message: _Rendered) -> None:
@@ -546,6 +581,8 @@ class PreviewPane(Widget, can_focus=True):
             return
         centre = max(0, (height - int(rows)) // 2)
         top = self._picture_top
+        if rows != self._placed_rows:  # another picture size (view, zoom, the original alone): centre it afresh
+            top, self._placed_rows = None, rows
         if top is None or abs(top - centre) > 1 or top + rows > height:
             top = centre
         if top != self._picture_top:

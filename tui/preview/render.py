@@ -138,6 +138,17 @@ def original_preview(decomposition: Any, size: tuple[int, int], region: Region) 
     return decomposition.original_preview(size, region)
 
 
+def shrink_original(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The whole original as uint8, shrunk to fit size by OpenCV's area average: what the pane shows
+    while the decomposition is still being computed (needs no torch)."""
+    import cv2
+
+    h, w = pixels.shape[:2]
+    out_w, out_h = fit_size(w, h, size)
+    small = pixels if (out_w, out_h) == (w, h) else cv2.resize(pixels, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    return np.clip(np.rint(small * 255.0), 0, 255).astype(np.uint8)
+
+
 def to_pil(pixels: np.ndarray, units: tuple[int, int], pad_rgb: tuple[int, int, int] = (0, 0, 0)) -> PILImage.Image:
     """PIL image padded to whole terminal cells with the pane's background (so the padding does not
     show as a band), so the renderer never resamples it."""
