@@ -99,6 +99,9 @@ def _reference_integers(path: Path) -> np.ndarray:
     from PIL import Image
 
     ints = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    if ints is not None and ints.dtype.kind == "f":  # floats in [0, 1]: their 16-bit levels
+        ints = np.rint(ints.astype(np.float64) * 65535)
+        return (ints if ints.ndim == 2 else ints[..., ::-1]).astype(np.int64)
     if ints is not None and ints.dtype == np.uint16:  # Pillow reads 16-bit RGB as 8-bit: OpenCV's samples
         if ints.ndim == 3 and ints.shape[2] == 4:  # on white: c·a + 65535·(1 − a), rounded
             a = ints[..., 3:].astype(np.float64) / 65535
