@@ -218,6 +218,9 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error"
         raise ImageError(f"{display_path(path)}: OpenCV could not decode it ({reason[:120]})") from None
     if raw is None or raw.size == 0:
+        if data.startswith(_EXR_MAGIC):  # OpenCV reads EXR only when built with it and allowed by env var
+            raise ImageError(f"{display_path(path)}: OpenEXR files cannot be read here (OpenCV's EXR decoder is "
+                             "not available); convert it to a 32-bit float TIFF")
         kind = head.format if head is not None and head.format else _sniff(data)
         samples = _tiff_samples(data) if kind == "TIFF" else None
         if samples is not None and samples not in _OPENCV_TIFF_SAMPLES:
@@ -265,6 +268,7 @@ def _decoder_messages(said: list[str], capture: bool):
             said.extend(line.strip() for line in text.splitlines() if line.strip())
 
 
+_EXR_MAGIC = b"v/1\x01"
 _MAGIC = ((b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"II*\x00", "TIFF"),
           (b"MM\x00*", "TIFF"), (b"BM", "BMP"))
 

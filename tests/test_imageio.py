@@ -366,6 +366,19 @@ def test_half_float_tiff_is_named_not_called_corrupt(tmp_path, photo_rgb):
     assert "16-bit float" in message and "corrupt" not in message
 
 
+def test_openexr_is_named_when_opencv_cannot_decode_it(tmp_path):
+    import struct
+
+    # The start of a real single-part scanline EXR: magic, version 2, then the header attributes.
+    attribute = b"compression\0compression\0" + struct.pack("<i", 1) + b"\0"
+    path = tmp_path / "render.exr"
+    path.write_bytes(b"v/1\x01" + struct.pack("<i", 2) + attribute + b"\0" * 64)
+    if cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED) is not None:
+        pytest.skip("this OpenCV decodes EXR")
+    message = _refused(path, "OpenEXR")
+    assert "32-bit float TIFF" in message and "corrupt" not in message
+
+
 @pytest.mark.parametrize("dtype, name", [(np.int32, "32-bit signed integer"), (np.uint32, "32-bit unsigned integer"),
                                          (np.int16, "16-bit signed integer"), (np.int8, "8-bit signed integer")])
 def test_other_sample_types_are_named(tmp_path, photo_rgb, dtype, name):
