@@ -188,8 +188,18 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
     quiet_opencv()
     path = Path(path)
     data = read_file(path, ImageError, "an image")
-    if path.suffix.lower() == SVDZ_SUFFIX or data.startswith(b"PK\x03\x04"):  # .svdz is a zip archive
+    # .svdz is a zip archive: the bytes decide, so a renamed file of either kind still opens.
+    mislabelled = path.suffix.lower() == SVDZ_SUFFIX and not data.startswith(b"PK\x03\x04") and _sniff(data)
+    if not mislabelled and (path.suffix.lower() == SVDZ_SUFFIX or data.startswith(b"PK\x03\x04")):
         return _read_svdz(path, data, mode, max_pixels)
+    src = _read_picture(path, data, mode, max_pixels, capture_decoder_messages)
+    if mislabelled:
+        src = replace(src, notes=(f"named {SVDZ_SUFFIX} but holds a {mislabelled} image",) + src.notes)
+    return src
+
+
+def _read_picture(path: Path, data: bytes, mode: str, max_pixels: int, capture_decoder_messages: bool) -> SourceImage:
+    """read_image for the bytes of a picture file (anything but .svdz)."""
 
     head = _probe(data)
     if head is not None:

@@ -257,7 +257,10 @@ def test_decode_every_hostile_svdz(svdz_corpus, out_dir, capsys):
         out.unlink(missing_ok=True)
         # The same file given to report, as an image: a clear line too.
         code, stdout, err = run_cli(["report", case.path, "--json", "--ranks", "3"], capsys)
-        if case.expect == "ok":
+        if case.name == "png inside.svdz":  # an image opens as the image its bytes hold, said in a note
+            if code != 0 or "named .svdz but holds a PNG image" not in err:
+                problems.append(f"{case.name!r}: report exit {code}: {err.strip()}")
+        elif case.expect == "ok":
             if code != 0 or json.loads(stdout)["image"]["format"] != "SVDZ":
                 problems.append(f"{case.name!r}: report exit {code}: {err.strip()}")
         else:
