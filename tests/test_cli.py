@@ -311,14 +311,14 @@ def test_exit_codes_in_a_subprocess(tmp_path, photo_png):
 @pytest.fixture
 def fake_app(monkeypatch):
     calls = []
-    module = types.ModuleType("tui.app")
+    module = types.ModuleType("tui.lifecycle")
 
     def run_app(path, *, preview="auto", mode="colour", device="auto"):
         calls.append((path, preview, mode, device))
         return 0
 
     module.run_app = run_app
-    monkeypatch.setitem(sys.modules, "tui.app", module)
+    monkeypatch.setitem(sys.modules, "tui.lifecycle", module)
     return calls
 
 
@@ -372,9 +372,9 @@ def test_fast_report_on_a_small_image_is_exact_but_truncated_and_says_so(tmp_pat
 
 def test_app_gets_a_raised_pixel_limit(photo_png, monkeypatch):
     calls = []
-    module = types.ModuleType("tui.app")
+    module = types.ModuleType("tui.lifecycle")
     module.run_app = lambda path, **kwargs: calls.append((path, kwargs)) or 3
-    monkeypatch.setitem(sys.modules, "tui.app", module)
+    monkeypatch.setitem(sys.modules, "tui.lifecycle", module)
     assert main([str(photo_png), "--max-pixels", "5000000"]) == 3  # the app's exit code is passed on
     assert calls == [(Path(photo_png), {"preview": "auto", "mode": "colour", "device": "auto",
                                         "max_pixels": 5_000_000})]

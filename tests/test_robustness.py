@@ -278,9 +278,9 @@ def test_app_command_refuses_what_it_cannot_open_before_starting(corpus, capsys,
     import types
 
     started = []
-    fake = types.ModuleType("tui.app")
+    fake = types.ModuleType("tui.lifecycle")
     fake.run_app = lambda path, **kwargs: started.append(path) or 0
-    monkeypatch.setitem(sys.modules, "tui.app", fake)
+    monkeypatch.setitem(sys.modules, "tui.lifecycle", fake)
     folder, cases = corpus
     for name in ("missing.png", "a folder.png", "plain/through a file.png"):
         code, out, err = run_cli([cases[name].path], capsys)
@@ -623,9 +623,9 @@ def test_a_file_name_too_long_for_the_file_system(photo, tmp_path, capsys, monke
     import types
 
     long_name = tmp_path / ("n" * 300 + ".png")  # NAME_MAX is 255 on common file systems
-    fake = types.ModuleType("tui.app")
+    fake = types.ModuleType("tui.lifecycle")
     fake.run_app = lambda path, **kwargs: 0
-    monkeypatch.setitem(sys.modules, "tui.app", fake)
+    monkeypatch.setitem(sys.modules, "tui.lifecycle", fake)
     listing = snapshot(tmp_path)
     for argv, reason in ((["compress", photo, "--rank", "3", "-o", long_name], "cannot be written"),
                          (["compress", long_name, "--rank", "3", "-o", tmp_path / "o.png"], "cannot read"),

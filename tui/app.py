@@ -1,40 +1,42 @@
 """The svdlens app: pick an image, change the rank from the keyboard, see what it costs and buys.
 
+The App holds the layout, the rank and the image shown, the actions and the message handlers.
 Threading: the event loop never does numeric work. Thread workers (one exclusive group per
-kind: "decompose", "refine", "measure", "target", and "save"; the preview pane has its own
-"preview") call core and post messages. Every result carries the generation it was asked for; a
+kind, WORKER_GROUPS; the preview pane has its own "preview") run a job from tui/jobs.py and
+post a message from tui/messages.py. Every result carries the generation it was asked for; a
 result whose generation is no longer current is dropped, so a stale one never wins.
+Keys come from tui/keys.py, palette commands from tui/commands.py, the process around the app
+(executor, quitting, the factory) from tui/lifecycle.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Executor
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
-import numpy as np
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DirectoryTree, Footer, Header, Input, Label, ProgressBar
 from textual.worker import Worker, WorkerState, get_current_worker
 
+import tui.jobs as jobs
 from core.errors import Cancelled, SvdlensError
-from core.imageio import SourceImage, read_image, sample_image_path
+from core.imageio import sample_image_path
 
 # textual-image probes the terminal when imported: that has to happen before the app runs.
-from tui.preview import PreviewPane
-from tui.describe import describe
+from tui.preview import PREVIEW_GROUP, PreviewPane
+from tui.choices import CLASSIC_RANKS, ENERGY_PRESETS
+from tui.commands import svdlens_commands
 from tui.dialogs import HelpScreen, PathScreen
+from tui.jobs import DecompositionCache, Loaded, SaveTicket, SaveTracker
+from tui.keys import bindings
+from tui.messages import LoadDone, LoadFailed, LoadProgress, Measured, Refined, Saved, TargetResolved
 from tui.widgets import (
     IMAGE_SUFFIXES,
     ImagePicker,
@@ -46,179 +48,17 @@ from tui.widgets import (
     parse_rank_request,
 )
 
-CLASSIC_RANKS = (500, 250, 100, 50, 25, 10)
-ENERGY_PRESETS = (0.90, 0.99, 0.999)
 DEFAULT_RANK = 50
 MEASURE_DELAY = 0.12  # s of quiet after a rank change before the costly numbers are measured
+WORKER_GROUPS = ("decompose", "refine", "measure", "target", "save")
 
 
-@dataclass
-class Loaded:
-    """One decomposed image and the curves the UI reads without computing."""
-
-    source: SourceImage
-    mode: str
-    dec: object  # core.svd.Decomposition
-    energy: np.ndarray  # kept energy share for ranks 1..max_rank
-    psnr_sigma: np.ndarray  # PSNR of the unclipped rank-r image, from the singular values alone
-    log_sigma: list[float]  # log10 of the combined singular values, ranks 1..max_rank
-
-    @property
-    def method(self) -> str:
-        return describe(self.dec)
-
-
-# ---- messages from workers ------------------------------------------------------------------
-
-
-class LoadProgress(Message):
-    def __init__(self, generation: int, text: str, done: int, total: int) -> None:
-        super().__init__()
-        self.generation, self.text, self.done, self.total = generation, text, done, total
-
-
-class LoadDone(Message):
-    def __init__(self, generation: int, loaded: Loaded) -> None:
-        super().__init__()
-        self.generation, self.loaded = generation, loaded
-
-
-class LoadFailed(Message):
-    def __init__(self, generation: int, path: Path, text: str) -> None:
-        super().__init__()
-        self.generation, self.path, self.text = generation, path, text
-
-
-class Refined(Message):
-    def __init__(self, generation: int, before: Loaded, after: Loaded | None, text: str = "") -> None:
-        super().__init__()
-        self.generation, self.before, self.after, self.text = generation, before, after, text
-
-
-class Measured(Message):
-    def __init__(self, generation: int, loaded: Loaded, rank: int, values: dict, done: bool) -> None:
-        super().__init__()
-        self.generation, self.loaded, self.rank, self.values, self.done = generation, loaded, rank, values, done
-
-
-class TargetResolved(Message):
-    def __init__(self, generation: int, request: RankRequest, rank: int | None, text: str) -> None:
-        super().__init__()
-        self.generation, self.request, self.rank, self.text = generation, request, rank, text
-
-
-class Saved(Message):
-    def __init__(self, path: Path | None, size: int, text: str) -> None:
-        super().__init__()
-        self.path, self.size, self.text = path, size, text
-
-
-# ---- optional core modules (written by other engineers; the app says what is missing) ------
-
-
-def _svdz():
-    try:
-        from core import svdz
-    except ImportError:
-        return None
-    return svdz
-
-
-def _jpeg():
-    try:
-        from core import jpeg
-    except ImportError:
-        return None
-    return jpeg
-
-
-# ---- numeric work, run only inside thread workers -------------------------------------------
-
-
-def _curves(dec) -> tuple[np.ndarray, np.ndarray, list[float]]:
-    from core.select import psnr_curve
-
-    energy = np.asarray(dec.energy_curve(), dtype=np.float64)
-    sig = [np.asarray(s[: dec.max_rank], dtype=np.float64) for s in dec.singular_values]
-    combined = np.sqrt(sum(s**2 for s in sig))
-    floor = max(float(combined[0]) * 1e-12, 1e-30) if combined.size else 1e-30
-    return energy, psnr_curve(dec), [float(v) for v in np.log10(np.maximum(combined, floor))]
-
-
-def _measure(loaded: Loaded, rank: int) -> Iterator[dict]:
-    """The costly numbers for one rank, cheapest first, one stage at a time so a worker can stop
-    between them. The same core functions as core.report.rank_row, so the numbers are those of
-    `svdlens report` (a test holds them equal)."""
-    from core.metrics import psnr, ssim
-    from core.outputs import encode_image
-    from core.report import saved_pixels
-
-    dec, src = loaded.dec, loaded.source
-    saved = saved_pixels(dec, rank, src.bit_depth)
-    yield {"psnr": psnr(saved, src.pixels)}
-    yield {"ssim": ssim(saved, src.pixels)}
-    yield {"png_bytes": len(encode_image(saved, ".png", src.bit_depth))}
-    del saved
-    svdz = _svdz()
-    if svdz is None:
-        yield {"svdz_note": "needs core.svdz (not in this build)", "jpeg_note": "needs the .svdz size"}
-        return
-    data = svdz.encode(dec, rank, bit_depth=src.bit_depth)
-    decoded = np.asarray(svdz.decode(data).pixels, dtype=np.float32)
-    same = decoded.shape == src.pixels.shape
-    yield {"svdz_bytes": len(data), "svdz_psnr": psnr(decoded, src.pixels) if same else None}
-    yield {"svdz_ssim": ssim(decoded, src.pixels) if same else None}
-    jpeg = _jpeg()
-    if jpeg is None:
-        yield {"jpeg_note": "needs core.jpeg (not in this build)"}
-        return
-    result = jpeg.jpeg_at_budget(src.pixels, len(data))
-    if result is None:
-        yield {"jpeg_note": "no JPEG fits in so few bytes"}
-    else:
-        yield {"jpeg_bytes": int(result.size_bytes), "jpeg_quality": int(result.quality),
-               "jpeg_psnr": float(result.psnr_db), "jpeg_ssim": None if result.ssim is None else float(result.ssim)}
-
-
-def _save(loaded: Loaded, rank: int, path: Path, dec=None) -> int:
-    """Write the rank-r reconstruction (by suffix) or the .svdz of dec (default: loaded.dec)
-    atomically; returns the bytes written."""
-    from core.outputs import check_output, output_kind, write_atomic, write_image
-
-    src = loaded.source
-    dec = loaded.dec if dec is None else dec
-    check_output(path, src.path)
-    if output_kind(path) == "svdz":
-        svdz = _svdz()
-        if svdz is None:
-            raise SvdlensError(f"{path}: .svdz needs core.svdz, which is not in this build")
-        write_atomic(path, svdz.encode(dec, rank, bit_depth=src.bit_depth), src.path)
-    else:
-        write_image(path, dec.reconstruct(rank), src.bit_depth, src.path)
-    return path.stat().st_size
-
-
-def _refining_note(dec) -> str:
+def refining_note(dec) -> str:
     """The sub-title's note for the refinement that runs next (see Decomposition.refine)."""
     next_ranks = int(getattr(dec, "next_ranks", 0) or 0)
     if getattr(dec, "method", "") == "randomized" and next_ranks > dec.max_rank:
         return f" · top-{next_ranks} computing…"
     return " · exact SVD computing…"
-
-
-class _AbandoningExecutor(ThreadPoolExecutor):
-    """The loop's executor for thread workers: at shutdown it does not wait for running work.
-
-    A torch SVD cannot be interrupted, so quitting mid-decomposition would otherwise hang
-    until it finished. Compute workers write nothing, so they can be abandoned; saves are
-    waited for by run_app before the process ends.
-    """
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        super().shutdown(wait=False, cancel_futures=True)
-
-    def busy(self) -> bool:
-        return any(t.is_alive() for t in list(self._threads))
 
 
 # ---- the app -------------------------------------------------------------------------------
@@ -232,24 +72,7 @@ class SvdlensApp(App[int]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
-    BINDINGS = [
-        Binding("f1", "help", "help", id="help"),
-        Binding("f2,ctrl+o", "open", "open", id="open"),
-        Binding("f3,ctrl+s", "save", "save", id="save"),
-        Binding("f4", "toggle_mode", "grey/colour", id="mode"),
-        Binding("f5", "cycle_view", "view", id="view"),
-        Binding("f6", "flip", "A/B", id="flip"),
-        Binding("f7", "next_preset", "500…10", id="preset"),
-        Binding("f8", "next_energy", "energy", id="energy"),
-        Binding("f9", "toggle_files", "files", id="files"),
-        Binding("plus,equals_sign", "step_rank(1)", "rank+1", key_display="+", id="rank-up"),
-        Binding("minus,underscore", "step_rank(-1)", "rank−1", key_display="-", id="rank-down"),
-        Binding("pageup", "step_rank(10)", "+10", key_display="PgUp", id="rank-up-10"),
-        Binding("pagedown", "step_rank(-10)", "−10", key_display="PgDn", id="rank-down-10"),
-        Binding("asterisk", "scale_rank(2)", "×2", key_display="*", id="rank-double"),
-        Binding("slash", "scale_rank(0.5)", "÷2", key_display="/", id="rank-halve"),
-        Binding("ctrl+q", "quit", "quit", priority=True, id="quit"),
-    ]
+    BINDINGS = bindings("app")
 
     def __init__(self, path: Path | None = None, *, preview: str = "auto", mode: str = "colour",
                  device: str = "auto", rank: int = DEFAULT_RANK, max_pixels: int | None = None) -> None:
@@ -263,7 +86,7 @@ class SvdlensApp(App[int]):
         self.rank = rank
         self._requested_rank = rank
         self.loaded: Loaded | None = None
-        self._cache: dict[tuple, Loaded] = {}
+        self._decompositions = DecompositionCache()
         self._load_generation = 0
         self._rank_generation = 0
         self._measure_timer = None
@@ -271,13 +94,9 @@ class SvdlensApp(App[int]):
         self._preset_index = -1
         self._energy_index = -1
         self.last_error: str | None = None  # the last message shown as an error (tests read it)
-        self.executor: _AbandoningExecutor | None = None
-        # Saves asked for and not yet writing (worker not started, or its exact SVD computing), and
-        # saves writing now: run_to_exit waits for the latter only. Changed from the UI and worker
-        # threads, hence the lock.
-        self._save_lock = threading.Lock()
-        self._saves_queued = 0
-        self._saves_active = 0
+        # The loop's executor for thread workers, set by the factory (tui.lifecycle); None: asyncio's own.
+        self.executor: Executor | None = None
+        self.saves = SaveTracker()  # quitting waits for a save that writes (tui.lifecycle)
 
     # ---- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -305,9 +124,9 @@ class SvdlensApp(App[int]):
         return folder.resolve()
 
     def on_load(self) -> None:
-        # Before any widget starts a thread worker: see _AbandoningExecutor.
-        self.executor = _AbandoningExecutor(thread_name_prefix="svdlens")
-        asyncio.get_running_loop().set_default_executor(self.executor)
+        # Before any widget starts a thread worker: see tui.lifecycle.AbandoningExecutor.
+        if self.executor is not None:
+            asyncio.get_running_loop().set_default_executor(self.executor)
 
     def on_mount(self) -> None:
         self.query_one(ProgressBar).display = False
@@ -335,10 +154,10 @@ class SvdlensApp(App[int]):
         mode = mode or self._wanted_mode
         self._load_generation += 1
         self.workers.cancel_group(self, "refine")  # a refinement of the old image is no longer wanted
-        key = self._cache_key(Path(path), mode)
-        if key is not None and key in self._cache:
+        cached = self._decompositions.get(Path(path), mode)
+        if cached is not None:
             self.workers.cancel_group(self, "decompose")
-            self._install(self._cache[key])
+            self.show_decomposition(cached)
             return
         bar = self.query_one(ProgressBar)
         bar.update(total=None, progress=0)
@@ -349,43 +168,22 @@ class SvdlensApp(App[int]):
             self.query_one(PreviewPane).clear(f"opening {Path(path).name}…")
         self._decompose_worker(Path(path), mode, self._load_generation)
 
-    @staticmethod
-    def _cache_key(path: Path, mode: str) -> tuple | None:
-        """The same file, unchanged on disk, in the same mode; None when it cannot be looked at."""
-        try:
-            stat = path.stat()
-            return (str(path.resolve()), mode, stat.st_mtime_ns, stat.st_size)
-        except (OSError, ValueError):  # ValueError: an embedded NUL; the worker reports it
-            return None
-
     @work(thread=True, exclusive=True, exit_on_error=False, group="decompose")
     def _decompose_worker(self, path: Path, mode: str, generation: int) -> None:
         worker = get_current_worker()
-        if worker.is_cancelled:
-            return
+
+        def progress(text: str, done: int, total: int) -> None:
+            self.post_message(LoadProgress(generation, text, done, total))
+
         try:
-            limit = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
-            source = read_image(path, mode, **limit)  # also decodes .svdz files
-            if worker.is_cancelled:
-                return
-            self.post_message(LoadProgress(generation, f"decomposing {source.width}×{source.height}…", 0, 0))
-            from core.svd import decompose
-
-            def progress(done: int, total: int) -> None:
-                self.post_message(LoadProgress(generation, f"decomposing: {100 * done // max(total, 1)} %", done, total))
-
-            # quick: a large photo first serves its small ranks from a small sketch; refine() does the rest.
-            dec = decompose(source.pixels, device=self.device, progress=progress, quick=True,
-                            should_cancel=lambda: worker.is_cancelled)
-            self.post_message(LoadDone(generation, Loaded(source, mode, dec, *_curves(dec))))
+            loaded = jobs.load(path, mode, device=self.device, max_pixels=self.max_pixels, progress=progress,
+                               should_cancel=lambda: worker.is_cancelled)
         except Cancelled:
             return
-        except SvdlensError as exc:
-            self.post_message(LoadFailed(generation, path, str(exc)))
-        except MemoryError:
-            self.post_message(LoadFailed(generation, path, f"{path}: not enough memory to decompose this image"))
-        except Exception as exc:  # anything unexpected: say so, keep the app alive
-            self.post_message(LoadFailed(generation, path, f"{path}: unexpected error: {type(exc).__name__}: {exc}"))
+        except Exception as exc:  # anything unexpected too: say so, keep the app alive
+            self.post_message(LoadFailed(generation, path, jobs.failure_text(exc, path, "decomposing this image")))
+            return
+        self.post_message(LoadDone(generation, loaded))
 
     def on_load_progress(self, message: LoadProgress) -> None:
         if message.generation != self._load_generation:
@@ -399,15 +197,8 @@ class SvdlensApp(App[int]):
         if message.generation != self._load_generation:
             return
         loaded = message.loaded
-        self._remember(loaded)
-        self._install(loaded)
-
-    def _remember(self, loaded: Loaded) -> None:
-        # Keep the decompositions of one file (both modes, for a quick F4), not of every file opened.
-        key = self._cache_key(loaded.source.path, loaded.mode)
-        if key is not None:
-            self._cache = {k: v for k, v in self._cache.items() if k[0] == key[0]}
-            self._cache[key] = loaded
+        self._decompositions.remember(loaded)
+        self.show_decomposition(loaded)
 
     def on_load_failed(self, message: LoadFailed) -> None:
         if message.generation != self._load_generation:
@@ -427,7 +218,8 @@ class SvdlensApp(App[int]):
         self.query_one(ProgressBar).display = False
         self.remove_class("-busy")
 
-    def _install(self, loaded: Loaded, *, refined: bool = False) -> None:
+    def show_decomposition(self, loaded: Loaded, *, refined: bool = False) -> None:
+        """Make loaded the image shown: sub-title, spectrum, rank (clamped), and its refinement started."""
         self._end_busy()
         self.loaded = loaded
         self.image_path = loaded.source.path
@@ -448,7 +240,7 @@ class SvdlensApp(App[int]):
         self._apply_rank(max(self.rank, self._requested_rank) if refined else self.rank, quiet_clamp=refined)
         if not loaded.dec.exact and hasattr(loaded.dec, "refine"):
             # Serve the randomized factors now; the exact SVD replaces them when it is ready.
-            self.sub_title += _refining_note(loaded.dec)
+            self.sub_title += refining_note(loaded.dec)
             self._refine_worker(loaded, self._load_generation)
 
     def _follow_in_picker(self, path: Path) -> None:
@@ -467,31 +259,25 @@ class SvdlensApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="refine")
     def _refine_worker(self, loaded: Loaded, generation: int) -> None:
         worker = get_current_worker()
-        if worker.is_cancelled:
-            return
         try:
-            dec = loaded.dec.refine(should_cancel=lambda: worker.is_cancelled)
-            curves = _curves(dec)
+            after = jobs.refine(loaded, should_cancel=lambda: worker.is_cancelled)
         except Cancelled:
             return
-        except MemoryError:
-            self.post_message(Refined(generation, loaded, None, "not enough memory for the exact SVD"))
-            return
         except Exception as exc:
-            self.post_message(Refined(generation, loaded, None, f"exact SVD failed: {type(exc).__name__}: {exc}"))
+            self.post_message(Refined(generation, loaded, None, jobs.failure_text(exc, task="the exact SVD")))
             return
         if not worker.is_cancelled:
-            self.post_message(Refined(generation, loaded, Loaded(loaded.source, loaded.mode, dec, *curves)))
+            self.post_message(Refined(generation, loaded, after))
 
     def on_refined(self, message: Refined) -> None:
         if message.generation != self._load_generation or message.before is not self.loaded:
             return
         if message.after is None:
             self.notify(message.text, title="kept the randomized SVD", severity="warning")
-            self.sub_title = self.sub_title.replace(_refining_note(message.before.dec), "")
+            self.sub_title = self.sub_title.replace(refining_note(message.before.dec), "")
             return
-        self._remember(message.after)
-        self._install(message.after, refined=True)
+        self._decompositions.remember(message.after)
+        self.show_decomposition(message.after, refined=True)
 
     # ---- rank ------------------------------------------------------------------------------
     def _clamp(self, rank: int) -> tuple[int, str | None]:
@@ -583,17 +369,13 @@ class SvdlensApp(App[int]):
             return worker.is_cancelled or generation != self._rank_generation or loaded is not self.loaded
 
         try:
-            for values in _measure(loaded, rank):
+            for values in jobs.measure_rank(loaded, rank):
                 if stale():
                     return  # a newer rank or image wants the threads
                 self.post_message(Measured(generation, loaded, rank, values, done=False))
-        except SvdlensError as exc:
-            self.post_message(Measured(generation, loaded, rank, {"svdz_note": str(exc)}, done=False))
-        except MemoryError:
-            self.post_message(Measured(generation, loaded, rank, {"svdz_note": "not enough memory"}, done=False))
         except Exception as exc:
-            self.post_message(Measured(generation, loaded, rank,
-                                       {"svdz_note": f"unexpected error: {type(exc).__name__}: {exc}"}, done=False))
+            note = jobs.failure_text(exc, task="the measurement")
+            self.post_message(Measured(generation, loaded, rank, {"svdz_note": note}, done=False))
         if not stale():
             self.post_message(Measured(generation, loaded, rank, {}, done=True))
 
@@ -658,31 +440,10 @@ class SvdlensApp(App[int]):
     def _target_worker(self, loaded: Loaded, request: RankRequest, generation: int) -> None:
         if get_current_worker().is_cancelled:
             return
-        dec = loaded.dec
         try:
-            if request.kind == "energy":
-                from core.select import rank_for_energy
-
-                rank = rank_for_energy(dec, request.value)
-                text = (f"rank {rank} keeps {loaded.energy[rank - 1] * 100:.3f} % of the energy "
-                        f"(asked {request.value * 100:g} %)")
-            elif request.kind == "psnr":
-                from core.select import rank_for_reconstruction_psnr
-
-                rank = rank_for_reconstruction_psnr(dec, request.value, bit_depth=loaded.source.bit_depth)
-                text = f"rank {rank} is the smallest with PSNR ≥ {request.value:g} dB"
-            else:
-                svdz = _svdz()
-                if svdz is None:
-                    raise SvdlensError("byte budgets need the .svdz container (core.svdz), not in this build")
-                rank = svdz.rank_for_max_bytes(dec, int(request.value), bit_depth=loaded.source.bit_depth)
-                text = f"rank {rank} is the largest whose .svdz fits in {int(request.value):,} bytes".replace(",", " ")
-        except SvdlensError as exc:
-            self.post_message(TargetResolved(generation, request, None, str(exc)))
-            return
+            rank, text = jobs.resolve_target(loaded, request.kind, request.value)
         except Exception as exc:
-            text = f"unexpected error: {type(exc).__name__}: {exc}"
-            self.post_message(TargetResolved(generation, request, None, text))
+            self.post_message(TargetResolved(generation, request, None, jobs.failure_text(exc, task="the search")))
             return
         self.post_message(TargetResolved(generation, request, rank, text))
 
@@ -812,74 +573,34 @@ class SvdlensApp(App[int]):
             return
         hint = "the suffix decides: .png .jpg .webp (reconstruction) or .svdz (factors) · Escape cancels"
         self.push_screen(PathScreen(f"Save rank {self.rank}", str(self.proposed_save_path()), hint,
-                                    id="save-dialog"), self._save_chosen)
+                                    id="save-dialog"), self.save_to)
 
-    def _save_chosen(self, path: Path | None) -> None:
+    def save_to(self, path: Path | None) -> None:
+        """Save the current rank to path in a worker (what Enter in the save dialog does); None: nothing."""
         if path is None or self.loaded is None:
             return
-        from core.outputs import check_output
-
         try:
-            check_output(path, self.loaded.source.path)  # refused before any work
+            jobs.check_save_path(self.loaded, path)  # refused before any work
         except SvdlensError as exc:
             self.on_saved(Saved(None, 0, str(exc)))
             return
         exact_first = "" if self.loaded.dec.exact else " (exact SVD first)"
         self._set_status(f"saving {path.name}{exact_first}…")
-        self._count_saves(queued=1)
-        self._save_worker(self.loaded, self.rank, path)
-
-    def _count_saves(self, queued: int = 0, active: int = 0) -> tuple[int, int]:
-        """Change the save counts (from any thread); returns (queued, active)."""
-        with self._save_lock:
-            self._saves_queued += queued
-            self._saves_active += active
-            return self._saves_queued, self._saves_active
-
-    @property
-    def saves_running(self) -> int:
-        """Saves asked for and not finished (queued or writing)."""
-        return sum(self._count_saves())
+        self._save_worker(self.loaded, self.rank, path, self.saves.ask())
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="save")
-    def _save_worker(self, loaded: Loaded, rank: int, path: Path) -> None:
-        writing = [False]
-        try:
-            self._save_in_thread(loaded, rank, path, writing)
-        finally:
-            # run_to_exit waits for a save that is writing before the process ends
-            if writing[0]:
-                self._count_saves(active=-1)
-            else:
-                self._count_saves(queued=-1)
-
-    def _save_in_thread(self, loaded: Loaded, rank: int, path: Path, writing: list[bool]) -> None:
-        note = ""
-        try:
-            dec = loaded.dec
-            if not dec.exact:
-                # Exports are exact (issue 5): the quick/randomized factors only serve the preview.
-                from core.svd import decompose
-
-                worker = get_current_worker()
-                dec = decompose(loaded.source.pixels, colour_space=None if dec.colour_space == "grey"
-                                else dec.colour_space, method="exact", device=dec.device,
-                                should_cancel=lambda: worker.is_cancelled)
-                note = " · exact SVD computed for the export"
-            self._count_saves(queued=-1, active=1)  # from here quitting waits (an SVD is abandoned)
-            writing[0] = True
-            size = _save(loaded, rank, path, dec)
-        except Cancelled:
-            return
-        except MemoryError:
-            self.post_message(Saved(None, 0, f"{path}: not enough memory for the exact SVD of this image"))
-            return
-        except SvdlensError as exc:
-            self.post_message(Saved(None, 0, str(exc)))
-            return
-        except Exception as exc:
-            self.post_message(Saved(None, 0, f"{path}: unexpected error: {type(exc).__name__}: {exc}"))
-            return
+    def _save_worker(self, loaded: Loaded, rank: int, path: Path, ticket: SaveTicket) -> None:
+        worker = get_current_worker()
+        with ticket:
+            try:
+                dec, note = jobs.exact_factors(loaded, should_cancel=lambda: worker.is_cancelled)
+                with ticket.writing():  # from here quitting waits (an SVD is abandoned)
+                    size = jobs.save(loaded, rank, path, dec)
+            except Cancelled:
+                return
+            except Exception as exc:
+                self.post_message(Saved(None, 0, jobs.failure_text(exc, path, "the exact SVD of this image")))
+                return
         self.post_message(Saved(path, size, f"rank {rank} → {path} ({size:,} bytes){note}".replace(",", " ")))
 
     def on_saved(self, message: Saved) -> None:
@@ -899,8 +620,7 @@ class SvdlensApp(App[int]):
 
     # ---- workers that fail anyway ----------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.group in ("decompose", "refine", "measure", "target",
-                                                                        "save"):
+        if event.state == WorkerState.ERROR and event.worker.group in WORKER_GROUPS:
             error = event.worker.error
             text = f"unexpected error in {event.worker.group}: {type(error).__name__}: {error}"
             self.notify(text, severity="error")
@@ -908,63 +628,40 @@ class SvdlensApp(App[int]):
             if event.worker.group == "decompose":
                 self._end_busy()
 
+    # ---- idle: for tests, screenshots and scripts ------------------------------------------
+    def is_idle(self) -> bool:
+        """Whether the app has nothing left to do for what it shows: no worker of its own runs, no
+        measurement waits, and the preview and the table show the current rank (or nothing was
+        loaded and an error says why)."""
+        active = (WorkerState.PENDING, WorkerState.RUNNING)
+        groups = (*WORKER_GROUPS, PREVIEW_GROUP)
+        if self.has_class("-busy") or self._measure_timer is not None or self._panes_pending:
+            return False
+        if any(w.group in groups and w.state in active for w in self.workers):
+            return False
+        if self.loaded is None:
+            return self.last_error is not None
+        table = self.query_one(SizesTable).state
+        render = self.query_one(PreviewPane).last_render
+        return (table is not None and not table.measuring and table.rank == self.rank
+                and render is not None and render.rank == self.rank)
+
+    async def settled(self, timeout: float = 30.0, poll: float = 0.05) -> None:
+        """Wait until is_idle() holds, then one more poll for the screen to catch up.
+
+        app.workers.wait_for_complete() would never return: the file pane's loader never ends.
+        Raises TimeoutError when the app is still busy after timeout seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            await asyncio.sleep(poll)
+            if self.is_idle():
+                await asyncio.sleep(poll)
+                return
+        busy = [w for w in self.workers if w.group in (*WORKER_GROUPS, PREVIEW_GROUP) and w.is_running]
+        raise TimeoutError(f"the app did not settle in {timeout} s: workers {busy}")
+
     # ---- command palette -------------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Open image…", "Open an image by path (F2)", self.action_open)
-        yield SystemCommand("Save…", "Save the reconstruction or the .svdz (F3)", self.action_save)
-        for rank in CLASSIC_RANKS:
-            yield SystemCommand(f"Rank {rank}", f"Show rank {rank}", lambda r=rank: self.action_set_rank(r))
-        for share in ENERGY_PRESETS:
-            yield SystemCommand(f"Energy {share * 100:g} %", f"Smallest rank keeping {share * 100:g} % of Σσ²",
-                                lambda s=share: self.action_set_energy(s))
-        yield SystemCommand("Colour mode: grey", "Decompose the grey image", lambda: self.set_mode("grey"))
-        yield SystemCommand("Colour mode: colour", "Decompose the colour image", lambda: self.set_mode("colour"))
-        for view, text in (("side", "side by side"), ("single", "single large view"), ("error", "error map")):
-            yield SystemCommand(f"Preview: {text}", f"Show the {text}", lambda v=view: self.action_set_view(v))
-        yield SystemCommand("Preview: A/B flip", "Swap the reconstruction for the original (F6)", self.action_flip)
-        yield SystemCommand("Files: show or hide the file pane", "F9", self.action_toggle_files)
-        yield SystemCommand("Help: keys", "Every key (F1)", self.action_help)
-
-
-def create_app(path: Path | None = None, **options) -> SvdlensApp:
-    """The app factory the tests and the screenshot command reuse."""
-    return SvdlensApp(path, **options)
-
-
-def run_app(path: Path | None, *, preview: str = "auto", mode: str = "colour", device: str = "auto",
-            max_pixels: int | None = None) -> int:
-    """Run the app on path (None: the bundled sample photo); returns the exit code."""
-    return run_to_exit(create_app(path, preview=preview, mode=mode, device=device, max_pixels=max_pixels))
-
-
-def _wait_for_saves(app: SvdlensApp, timeout: float = 120.0, grace: float = 1.0) -> None:
-    """Wait while a save writes (it writes atomically either way), never for one that did not start.
-
-    Only a thread of the executor can still be saving; a save whose worker had not started when the
-    app closed was cancelled with it, so it holds the exit for `grace` seconds at most (the moment
-    between a thread taking it and the counts saying so).
-    """
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        queued, active = app._count_saves()
-        if app.executor is None or not app.executor.busy():
-            return  # no thread runs anything: no save can finish or start
-        if active == 0 and (queued == 0 or time.monotonic() - start > grace):
-            return
-        time.sleep(0.05)
-
-
-def run_to_exit(app: SvdlensApp, *, headless: bool = False) -> int:
-    """Run the app; once it is closed, wait for saves in flight, never for computations."""
-    result = app.run(headless=headless)
-    code = int(app.return_code or 0) if result is None else int(result)
-    _wait_for_saves(app)
-    if app.executor is not None:
-        time.sleep(0.1)  # idle threads see the shutdown and end
-        if app.executor.busy():
-            # Only computations are left (an SVD cannot be interrupted): end without waiting.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    return code
+        yield from svdlens_commands(self)

@@ -14,11 +14,10 @@ import os
 import sys
 from pathlib import Path
 
+from tui.choices import CLASSIC_RANKS, DEVICES, PROTOCOLS
+
 PROG = "svdlens"
 COMMANDS = ("report", "compress", "decode")
-CLASSIC_RANKS = "500,250,100,50,25,10"
-PREVIEWS = ("auto", "sixel", "tgp", "halfcell", "unicode")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 class UsageError(Exception):
@@ -161,8 +160,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _report_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=f"{PROG} report", description="Print what each rank costs in bytes and buys in quality.")
     p.add_argument("image", metavar="IMAGE")
-    p.add_argument("--ranks", default=CLASSIC_RANKS, metavar="R1,R2,...",
-                   help=f"ranks to report (default {CLASSIC_RANKS}); ranks above min(H, W) are clamped and flagged")
+    ranks = ",".join(map(str, CLASSIC_RANKS))
+    p.add_argument("--ranks", default=ranks, metavar="R1,R2,...",
+                   help=f"ranks to report (default {ranks}); ranks above min(H, W) are clamped and flagged")
     p.add_argument("--ycbcr", action="store_true", help="decompose Y, Cb and Cr instead of R, G and B")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--fast", action="store_true",
@@ -212,7 +212,7 @@ def _app_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("image", metavar="IMAGE", nargs="?", help="photo to open (default: the bundled sample)")
-    p.add_argument("--preview", choices=PREVIEWS, default="auto",
+    p.add_argument("--preview", choices=PROTOCOLS, default="auto",
                    help="how pictures are drawn (auto detects; over SSH try halfcell with "
                         "TEXTUAL_COLOR_SYSTEM=truecolor)")
     _common(p)
@@ -564,7 +564,7 @@ def _cmd_app(argv: list[str]) -> int:
         _check_input(path, "an image")
         if not os.access(path, os.R_OK):
             raise ImageError(f"{path}: permission denied (the file cannot be read)")
-    from tui.app import run_app
+    from tui.lifecycle import run_app
 
     kwargs = dict(preview=args.preview, mode="grey" if args.grey else "colour", device=args.device)
     if args.max_pixels is not None:

@@ -12,54 +12,18 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from tui.keys import help_sections
 from tui.widgets import OrderedInput
 
-# One list, used by the help screen and its test: every key the app answers to.
-KEYS: list[tuple[str, str, str]] = [
-    ("Rank: these work everywhere, also while typing in the rank field", "", ""),
-    ("", "Enter", "apply what is typed: 50 (rank), 99% or 0.99 (energy share), 32dB (PSNR), 200k (.svdz bytes, k = 1024)"),
-    ("", "+  -", "rank +1 / −1 (also ↑ ↓ in the rank field)"),
-    ("", "PgUp  PgDn", "rank +10 / −10 (also shift+↑ shift+↓ in the rank field)"),
-    ("", "*  /", "double / halve the rank"),
-    ("", "F7", "next classic rank: 500 250 100 50 25 10"),
-    ("", "F8", "next energy share: 90 % 99 % 99.9 %"),
-    ("Image and views", "", ""),
-    ("", "F2  ctrl+o", "open an image by path, or a folder to browse"),
-    ("", "F3  ctrl+s", "save the reconstruction (.png .jpg .webp) or the factors (.svdz)"),
-    ("", "F4", "grey / colour"),
-    ("", "F5", "preview: side by side → single → error map"),
-    ("", "F6", "A/B flip: show the original in place of the reconstruction"),
-    ("", "F9", "show / hide the file pane (hidden below 120 columns); Enter opens"),
-    ("Preview pane, when it has focus (Tab to it)", "", ""),
-    ("", "← → ↑ ↓  h j k l", "pan (with shift: bigger steps)"),
-    ("", "]  [  0", "zoom in / out / fit"),
-    ("", "m", "go to the largest error (at 1:1)"),
-    ("", "v  f  g", "view / A/B flip / error-map gain"),
-    ("Everywhere", "", ""),
-    ("", "Tab  shift+Tab", "move between file pane, rank field and preview"),
-    ("", "ctrl+p", "command palette: open, save, rank and energy presets, colour mode, preview modes"),
-    ("", "F1", "this help"),
-    ("", "ctrl+q", "quit"),
-]
-
-
-def _sections() -> list[tuple[str, list[tuple[str, str]]]]:
-    out: list[tuple[str, list[tuple[str, str]]]] = []
-    for section, keys, what in KEYS:
-        if section:
-            out.append((section, []))
-        else:
-            out[-1][1].append((keys, what))
-    return out
-
-
 class HelpScreen(ModalScreen[None]):
+    """Every key, section by section, from the key table (tui/keys.py); Escape, F1 or q closes it."""
+
     BINDINGS = [Binding("escape,f1,q", "dismiss", "close")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
             yield Static(Text("svdlens — keys", style="bold"), id="help-title")
-            for i, (section, rows) in enumerate(_sections()):
+            for i, (section, rows) in enumerate(help_sections()):
                 table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
                 table.add_column(no_wrap=True, style="bold", width=18)
                 table.add_column(ratio=1)

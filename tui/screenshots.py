@@ -14,35 +14,11 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from textual.worker import WorkerState
-
-from tui.app import CLASSIC_RANKS, SvdlensApp, create_app
-from tui.preview import PreviewPane
-from tui.widgets import RankInput, SizesTable
-
-OWN_GROUPS = ("decompose", "refine", "measure", "target", "save", "preview")
-
-
-async def _settle(pilot, timeout: float = 120.0) -> None:
-    # Only our own worker groups: the DirectoryTree's loader never completes.
-    app: SvdlensApp = pilot.app
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.1)
-        if app.loaded is None or app.has_class("-busy") or app._measure_timer is not None or app._panes_pending:
-            continue
-        active = (WorkerState.PENDING, WorkerState.RUNNING)
-        if any(w.group in OWN_GROUPS and w.state in active for w in app.workers):
-            continue
-        table = app.query_one(SizesTable).state
-        render = app.query_one(PreviewPane).last_render
-        if table and not table.measuring and table.rank == app.rank and render and render.rank == app.rank:
-            await pilot.pause(0.2)
-            return
-    raise RuntimeError("the app did not settle")
+from tui.choices import CLASSIC_RANKS
+from tui.lifecycle import create_app
+from tui.widgets import RankInput
 
 
 def _photo_folder() -> Path:
@@ -67,10 +43,10 @@ async def _shoot(out: Path, size: tuple[int, int]) -> list[Path]:
     app = create_app(None, preview="halfcell", device="cpu")
     async with app.run_test(size=size) as pilot:
         app.query_one(RankInput).cursor_blink = False
-        await _settle(pilot)
+        await app.settled(timeout=120.0, poll=0.1)
         for rank in CLASSIC_RANKS:
             await pilot.press("ctrl+a", "ctrl+k", *str(rank), "enter")
-            await _settle(pilot)
+            await app.settled(timeout=120.0, poll=0.1)
             written.append(Path(app.save_screenshot(f"rank-{rank:03d}.svg", str(out))))
         await pilot.press("f1")
         await pilot.pause(0.3)
@@ -82,12 +58,12 @@ async def _shoot(out: Path, size: tuple[int, int]) -> list[Path]:
         written.append(Path(app.save_screenshot("file-picker.svg", str(out))))
         await pilot.press("f5", "f5")
         await pilot.press("ctrl+a", "ctrl+k", "2", "5", "enter")
-        await _settle(pilot)
+        await app.settled(timeout=120.0, poll=0.1)
         written.append(Path(app.save_screenshot("error-map.svg", str(out))))
     small = create_app(None, preview="halfcell", device="cpu")
     async with small.run_test(size=(80, 24)) as pilot:
         small.query_one(RankInput).cursor_blink = False
-        await _settle(pilot)
+        await small.settled(timeout=120.0, poll=0.1)
         written.append(Path(small.save_screenshot("small-80x24.svg", str(out))))
     return written
 

@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DirectoryTree, Input, Sparkline, Static
 
+from tui.keys import rank_field_keys
 from tui.units import has_byte_unit, parse_byte_count
 
 IMAGE_SUFFIXES = frozenset(
@@ -143,21 +144,7 @@ class OrderedInput(Input):
 class RankInput(OrderedInput):
     """The rank field: also takes the rank keys, which a plain Input would swallow as text."""
 
-    KEYS = {
-        **OrderedInput.KEYS,
-        "plus": ("app.action_step_rank", (1,)),
-        "equals_sign": ("app.action_step_rank", (1,)),
-        "minus": ("app.action_step_rank", (-1,)),
-        "underscore": ("app.action_step_rank", (-1,)),
-        "up": ("app.action_step_rank", (1,)),
-        "down": ("app.action_step_rank", (-1,)),
-        "shift+up": ("app.action_step_rank", (10,)),
-        "pageup": ("app.action_step_rank", (10,)),
-        "shift+down": ("app.action_step_rank", (-10,)),
-        "pagedown": ("app.action_step_rank", (-10,)),
-        "asterisk": ("app.action_scale_rank", (2,)),
-        "slash": ("app.action_scale_rank", (0.5,)),
-    }
+    KEYS = {**OrderedInput.KEYS, **rank_field_keys()}  # the rank keys of tui/keys.py
 
     def __init__(self, **kwargs) -> None:
         super().__init__(

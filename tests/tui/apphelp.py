@@ -1,27 +1,22 @@
 """Helpers for the app's Pilot and snapshot tests.
 
 Every test builds the app with the half-cell renderer (Sixel/TGP write to stdout and
-do not belong in headless tests) and waits only on the app's own worker groups:
-app.workers.wait_for_complete() never returns once a DirectoryTree is mounted.
+do not belong in headless tests) and waits with the app's own `await app.settled()`.
 """
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from core.imageio import sample_image_path
-from textual.worker import WorkerState
-
-from tui.app import SvdlensApp, create_app
+from tui.app import SvdlensApp
+from tui.lifecycle import create_app
 from tui.preview import PreviewPane
 from tui.widgets import RankInput, SizesTable
-
-GROUPS = ("decompose", "refine", "measure", "target", "save", "preview")
 
 
 def photo(path: Path, width: int, height: int) -> Path:
@@ -34,7 +29,7 @@ def photo(path: Path, width: int, height: int) -> Path:
     return path
 
 
-def _photo_dir(tmp_path: Path) -> Path:
+def photo_folder(tmp_path: Path) -> Path:
     """A folder with two small photos, a text file pretending to be a PNG, and a text file."""
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -46,36 +41,10 @@ def _photo_dir(tmp_path: Path) -> Path:
 
 
 def make_app(path: Path | None, **options) -> SvdlensApp:
+    """The app as the command line builds it, drawing with half-cell blocks and computing on the CPU."""
     options.setdefault("preview", "halfcell")
     options.setdefault("device", "cpu")
     return create_app(path, **options)
-
-
-def busy_workers(app: SvdlensApp) -> list:
-    return [w for w in app.workers if w.group in GROUPS and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
-
-
-async def settle(pilot, timeout: float = 30.0) -> None:
-    """Wait until the image is loaded, no worker of ours runs, and every pane shows the current rank."""
-    app: SvdlensApp = pilot.app
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.05)
-        if app.has_class("-busy") or busy_workers(app) or app._measure_timer is not None or app._panes_pending:
-            continue
-        if app.loaded is None:
-            if app.last_error:  # nothing loaded and nothing loading: settled on an error
-                return
-            continue
-        table = app.query_one(SizesTable).state
-        render = app.query_one(PreviewPane).last_render
-        if table is None or table.measuring or table.rank != app.rank:
-            continue
-        if render is None or render.rank != app.rank:
-            continue
-        await pilot.pause(0.05)
-        return
-    raise AssertionError(f"app did not settle in {timeout} s: workers {busy_workers(app)}")
 
 
 def shown_ranks(app: SvdlensApp) -> tuple[int, int, int, int]:
@@ -99,10 +68,58 @@ async def wait_for(pilot, predicate, timeout: float = 15.0) -> None:
 
 
 
-
 def widget_text(widget) -> str:
     """The text a widget shows on screen now."""
     from textual.geometry import Region
 
     width, height = widget.size
     return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, width, height)))
+
+
+def digest(path: Path) -> str:
+    """SHA-256 of a file, to show it was not touched."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def type_rank(pilot, text: str) -> None:
+    """Replace what the rank field holds with text and press Enter."""
+    await pilot.press("ctrl+a", "ctrl+k", *list(text), "enter")
+
+
+def status(app: SvdlensApp) -> str:
+    """The status line next to the rank field."""
+    return widget_text(app.query_one("#rank-status"))
+
+
+async def edit_path(pilot, path: Path) -> None:
+    """Replace the proposed path in the open dialog and confirm (long paths typed key by key are slow)."""
+    field = pilot.app.screen.query_one("#path-input")
+    field.value = str(path)
+    await pilot.press("end", "enter")
+
+
+def bad_files(folder: Path) -> None:
+    """Files that are not images, in folder next to a_small.png: empty, truncated, huge, a non-ASCII name."""
+    good = (folder / "a_small.png").read_bytes()
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "truncated.png").write_bytes(good[: len(good) // 2])
+    # A PNG header declaring 100000×100000 pixels: refused before anything is allocated.
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    (folder / "huge.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                                      + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    (folder / "ünïcode ☃ name.png").write_bytes(good)
+
+
+def small_counts_as_large(monkeypatch) -> None:
+    """Lower core.svd's thresholds so a 320×240 photo takes the randomized (top-40) path."""
+    import core.svd
+
+    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_SIDE", 100)
+    monkeypatch.setattr(core.svd, "RANDOMIZED_MIN_PIXELS", 10_000)
+    monkeypatch.setattr(core.svd, "SERVED_RANKS", 40)

@@ -20,7 +20,7 @@ import pytest
 from textual import events
 from textual.widgets import Input
 
-from apphelp import make_app, photo, settle, shown_ranks, wait_for
+from apphelp import make_app, photo, shown_ranks, wait_for
 from core.errors import display_path
 from core.report import rank_row
 from tests.hostile import build_corpus
@@ -53,7 +53,7 @@ def digests(folder: Path) -> dict[str, str]:
 
 
 async def assert_consistent(pilot, rank: int) -> None:
-    await settle(pilot)
+    await pilot.app.settled()
     app = pilot.app
     assert shown_ranks(app) == (rank,) * 4
     row = rank_row(app.loaded.source, app.loaded.dec, rank)
@@ -84,7 +84,7 @@ async def test_every_corpus_file_opened_in_the_app(corpus, tmp_path):
     good = photo(tmp_path / "good.png", 60, 40)
     app = make_app(good)
     async with app.run_test(size=(160, 50), notifications=True) as pilot:
-        await settle(pilot)
+        await pilot.app.settled()
         # Every bad file; of the good ones a few that differ most (the rest are covered headless).
         chosen = [c for c in cases.values() if c.expect != "ok" or c.name in OPENED_IN_THE_APP]
         for i, case in enumerate(chosen):
@@ -92,7 +92,7 @@ async def test_every_corpus_file_opened_in_the_app(corpus, tmp_path):
                 await open_by_dialog(pilot, case.path)  # as a person would, now and then
             else:
                 app.open_image(case.path)
-            await settle(pilot)
+            await pilot.app.settled()
             if case.expect == "bad" or (case.expect == "either" and app.loaded.source.path != case.path):
                 assert app.last_error is not None and display_path(case.path) in app.last_error, case.name
                 assert case.reason in app.last_error, (case.name, app.last_error)
@@ -106,7 +106,7 @@ async def test_every_corpus_file_opened_in_the_app(corpus, tmp_path):
             app.last_error = None
         # Still usable: a good photo opens and the rank keys work.
         app.open_image(good)
-        await settle(pilot)
+        await pilot.app.settled()
         field = app.query_one(RankInput)
         field.focus()
         field.value = "20"
@@ -123,7 +123,7 @@ async def test_every_corpus_file_opened_in_the_app(corpus, tmp_path):
 async def test_hundreds_of_rank_changes_in_a_second(tmp_path):
     app = make_app(photo(tmp_path / "p.png", 200, 150))
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot)
+        await pilot.app.settled()
         field = app.query_one(RankInput)
         start = time.monotonic()
         expected = app.rank
@@ -148,7 +148,7 @@ async def test_open_resize_and_quit_while_a_decomposition_runs(tmp_path):
     small = photo(tmp_path / "small.png", 90, 70)
     app = make_app(small)
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot)
+        await pilot.app.settled()
         app.open_image(big)
         await wait_for(pilot, lambda: app.has_class("-busy"))
         await pilot.resize_terminal(80, 24)
@@ -170,7 +170,7 @@ async def test_open_resize_and_quit_while_a_decomposition_runs(tmp_path):
 async def test_quit_while_measuring_and_saving(tmp_path):
     app = make_app(photo(tmp_path / "p.png", 300, 200))
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot)
+        await pilot.app.settled()
         field = app.query_one(RankInput)
         for key in ("asterisk", "slash", "plus") * 5:  # measurements and previews under way...
             field.post_message(events.Key(key, {"asterisk": "*", "slash": "/", "plus": "+"}[key]))
@@ -200,7 +200,7 @@ async def test_saving_where_it_must_not_is_refused_and_the_app_goes_on(tmp_path)
     (tmp_path / "sub" / "dir.png").mkdir(parents=True)
     app = make_app(source)
     async with app.run_test(size=(160, 50), notifications=True) as pilot:
-        await settle(pilot)
+        await pilot.app.settled()
         refusals = [(source, "refusing to write over the input"), (tmp_path / "link.png", "refusing"),
                     (tmp_path / "hard.png", "refusing"), (tmp_path / "sub" / ".." / "p.png", "refusing"),
                     (tmp_path / "o.bmp", "unknown output type"), (source / "o.png", "does not exist"),
@@ -210,7 +210,7 @@ async def test_saving_where_it_must_not_is_refused_and_the_app_goes_on(tmp_path)
             if i < 2:
                 await save_as(pilot, target)  # as a person does; the rest straight to what Enter calls
             else:
-                app._save_chosen(target)
+                app.save_to(target)
             await wait_for(pilot, lambda: app.last_error is not None)
             assert reason in app.last_error, (target, app.last_error)
             await wait_for(pilot, lambda: any(reason in n.message for n in app._notifications))
@@ -232,7 +232,7 @@ async def test_saving_to_a_full_disk_leaves_nothing_behind(tmp_path):
         (full / "filler").write_bytes(b"\0" * (48 * 1024))
         app = make_app(photo(tmp_path / "p.png", 300, 200))
         async with app.run_test(size=(160, 50), notifications=True) as pilot:
-            await settle(pilot)
+            await pilot.app.settled()
             await save_as(pilot, full / "big.png")
             await wait_for(pilot, lambda: app.last_error is not None, timeout=30)
             assert "disk is full" in app.last_error and "big.png" in app.last_error
@@ -254,11 +254,11 @@ async def test_hostile_svdz_files_in_the_app(tmp_path):
     cases = build_svdz_corpus(tmp_path / "svdz", good)
     app = make_app(source)
     async with app.run_test(size=(160, 50), notifications=True) as pilot:
-        await settle(pilot)
+        await pilot.app.settled()
         for case in cases:
             app.last_error = None
             app.open_image(case.path)
-            await settle(pilot)
+            await pilot.app.settled()
             if case.expect == "ok":
                 assert app.loaded.source.path == case.path and app.loaded.source.format == "SVDZ"
             else:

@@ -6,16 +6,16 @@ Update after an intended change with:
 
 from __future__ import annotations
 
-from apphelp import make_app, no_blink, settle, wait_for
+from apphelp import make_app, no_blink, wait_for
 
 
 def _at_rank(text: str):
     async def run_before(pilot) -> None:
         no_blink(pilot.app)
-        await settle(pilot)
+        await pilot.app.settled()
         if text:
             await pilot.press("ctrl+a", "ctrl+k", *text, "enter")
-            await settle(pilot)
+            await pilot.app.settled()
 
     return run_before
 
@@ -44,7 +44,7 @@ def test_error_map_view(snap_compare, photo_dir, monkeypatch):
     async def run_before(pilot) -> None:
         await _at_rank("10")(pilot)
         await pilot.press("f5", "f5")
-        await settle(pilot)
+        await pilot.app.settled()
 
     assert snap_compare(make_app(None), terminal_size=(160, 50), run_before=run_before)
 
@@ -56,6 +56,6 @@ def test_file_picker_focused(snap_compare, photo_dir):
         await wait_for(pilot, lambda: len(picker.root.children) == 3)
         picker.focus()
         await pilot.press("down", "down")
-        await settle(pilot)
+        await pilot.app.settled()
 
     assert snap_compare(make_app(photo_dir / "a_small.png"), terminal_size=(160, 50), run_before=run_before)

@@ -1,4 +1,4 @@
-"""The app's small widgets, without running the app: rank-field parsing and the compact sizes table."""
+"""The app's small widgets, without running the app: rank-field parsing, the spectrum marker, the compact sizes table."""
 
 from __future__ import annotations
 
@@ -62,3 +62,25 @@ def test_compact_table_says_far_better_only_when_jpeg_is_better():
     assert "+8.0 dB, far better than SVD" in _compact_text()
     worse = _compact_text(jpeg_psnr=28.5)
     assert "-1.5 dB" in worse and "far better" not in worse
+
+
+def test_marker_column_is_the_bar_that_holds_the_rank():
+    from tui.widgets import column_starts, marker_column
+
+    for n, cols in ((5, 3), (512, 49), (400, 78), (7, 7), (1000, 33)):
+        starts = column_starts(n, cols) + [n]
+        for rank in range(1, n + 1):
+            col = marker_column(rank, n, cols)
+            assert starts[col] <= rank - 1 < starts[col + 1], (n, cols, rank)
+
+
+def test_parse_rank_request():
+    assert parse_rank_request(" 50 ").kind == "rank"
+    assert parse_rank_request("99%").value == pytest.approx(0.99)
+    assert parse_rank_request("0.999").value == pytest.approx(0.999)
+    assert parse_rank_request("32 dB").value == 32
+    assert parse_rank_request("200k").value == 200 * 1024  # k = 1024, as for --max-bytes (tui/units.py)
+    assert parse_rank_request("1.5MiB").value == int(1.5 * 1024**2)
+    for bad in ("", "-5", "abc", "101%", "1.5", "50x"):
+        with pytest.raises(ValueError):
+            parse_rank_request(bad)

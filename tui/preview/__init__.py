@@ -11,11 +11,13 @@ module level, before the app runs.
 """
 
 from .geometry import VIEWS, ZOOM_STEPS, Region, view_region, zoom_levels
-from .pane import PreviewPane
+from .pane import PREVIEW_GROUP, PreviewPane
 from .render import Render, RenderJob, OriginalCache, original_preview
-from .terminal import PROTOCOLS, display_units
+from .terminal import display_units
+from ..choices import PROTOCOLS
 
 __all__ = [
+    "PREVIEW_GROUP",
     "PreviewPane",
     "Render",
     "RenderJob",

@@ -16,7 +16,6 @@ from typing import Any
 from PIL import Image as PILImage
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
@@ -27,6 +26,8 @@ from textual.worker import get_current_worker
 from core.errors import SvdlensError
 
 from ..errormap import DEFAULT_GAIN, GAINS
+from .. import keys
+from ..keys import pane_hint
 from .geometry import (
     VIEWS,
     ZOOM_STEPS,
@@ -52,7 +53,11 @@ from .render import (
     measure_error,
     render_images,
 )
-from .terminal import PROTOCOLS, display_units, image_class, picture_encoder
+from ..choices import PROTOCOLS
+from .terminal import display_units, image_class, picture_encoder
+
+
+PREVIEW_GROUP = "preview"  # the worker group of every render (the app waits on it to be idle)
 
 
 class PreviewPane(Widget, can_focus=True):
@@ -81,28 +86,9 @@ class PreviewPane(Widget, can_focus=True):
     PreviewPane:focus #pp-status { background: $accent 25%; color: $text; }
     """
 
-    # ---- keys: the pane's whole key table (the lead builds it from tui/keys.py later) -----
+    # ---- keys: declared once in tui/keys.py (help screen, hints and bindings agree) -----------
     # Each action names one of the public methods below (see the action_* aliases).
-    BINDINGS = [
-        Binding("right_square_bracket", "zoom_in", "zoom in", key_display="]"),
-        Binding("left_square_bracket", "zoom_out", "zoom out", key_display="["),
-        Binding("0", "zoom_fit", "fit"),
-        Binding("left,h", "pan(-1, 0)", "pan", show=False),
-        Binding("right,l", "pan(1, 0)", "pan", show=False),
-        Binding("up,k", "pan(0, -1)", "pan", show=False),
-        Binding("down,j", "pan(0, 1)", "pan", show=False),
-        Binding("shift+left,H", "pan(-4, 0)", "pan more", show=False),
-        Binding("shift+right,L", "pan(4, 0)", "pan more", show=False),
-        Binding("shift+up,K", "pan(0, -4)", "pan more", show=False),
-        Binding("shift+down,J", "pan(0, 4)", "pan more", show=False),
-        Binding("m", "go_to_worst", "worst error"),
-        Binding("v", "cycle_view", "view", show=False),
-        Binding("f", "toggle_flip", "A/B"),
-        Binding("g", "cycle_gain", "error gain", show=False),
-    ]
-    # The key hint on the status line while focused; the gain key only in the error view.
-    KEY_HINT = "] [ zoom  0 fit  hjkl pan  m worst  v view  f flip"
-    ERROR_VIEW_KEY_HINT = "  g gain"
+    BINDINGS = keys.bindings("preview")
 
     view: reactive[str] = reactive("side", init=False)
     zoom: reactive[str] = reactive("fit", init=False)
@@ -399,7 +385,7 @@ class PreviewPane(Widget, can_focus=True):
         self._update_status(region)
         self._render_worker(job)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
+    @work(thread=True, exclusive=True, exit_on_error=False, group=PREVIEW_GROUP)
     def _render_worker(self, job: RenderJob) -> None:
         worker = get_current_worker()
         try:
@@ -528,7 +514,7 @@ class PreviewPane(Widget, can_focus=True):
             f"x {minimap(left, right, dec.width)} y {minimap(top, bottom, dec.height)}",
         ]
         if self.has_focus:
-            keys = self.KEY_HINT + (self.ERROR_VIEW_KEY_HINT if self.view == "error" else "")
+            keys = pane_hint("preview", error_view=self.view == "error")
             parts.append("· " + keys)
         width = self.content_size.width or 80
         text = ""

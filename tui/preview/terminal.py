@@ -20,7 +20,6 @@ import textual_image.widget as ti_widget
 from PIL import Image as PILImage
 from textual.app import ComposeResult
 
-PROTOCOLS = ("auto", "sixel", "tgp", "halfcell", "unicode")
 
 # ---- Sixel: encode in the worker, not on the UI thread --------------------------------
 # textual-image encodes Sixel data while painting (about 0.25 s for a 640×430 photo, in

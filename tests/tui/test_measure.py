@@ -1,0 +1,112 @@
+"""Pilot tests of what a rank costs and buys: the sizes table, the spectrum, measurements in the background."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import tui.jobs as jobs
+from apphelp import make_app, photo, shown_ranks, type_rank, wait_for, widget_text
+from core.report import rank_row
+from tui.messages import Measured
+from tui.widgets import SizesTable, SpectrumPlot, verdict
+
+
+async def test_opens_the_image_and_every_pane_agrees_with_core(photo_dir):
+    path = photo_dir / "a_small.png"
+    app = make_app(path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await app.settled()
+        assert shown_ranks(app) == (50, 50, 50, 50)
+        state = app.query_one(SizesTable).state
+        row = rank_row(app.loaded.source, app.loaded.dec, 50)  # what `svdlens report` prints
+        assert state.psnr == pytest.approx(row.psnr_db)
+        assert state.ssim == pytest.approx(row.ssim)
+        assert state.png_bytes == row.png_bytes
+        assert state.svdz_bytes == row.extra["container_bytes"]
+        assert state.file_bytes == path.stat().st_size
+        assert state.raw_bytes == 96 * 64 * 3
+        assert state.float32_bytes == 50 * (64 + 96 + 1) * 4 * 3
+        text = widget_text(app.query_one(SizesTable))
+        assert verdict(state).split(":")[0].split("(")[0] in text.replace("\n", "")
+        assert "a_small.png" in app.sub_title and "96×64" in app.sub_title
+
+
+async def test_jpeg_at_equal_bytes_is_called_far_better_on_a_photo(tmp_path):
+    app = make_app(photo(tmp_path / "p.png", 240, 200))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await app.settled()
+        await type_rank(pilot, "10")
+        await app.settled()
+        state = app.query_one(SizesTable).state
+        assert state.jpeg_psnr > state.svdz_psnr
+        assert "JPEG at the same bytes is far better" in widget_text(app.query_one(SizesTable))
+
+
+async def test_spectrum_marker_moves_with_the_rank(app):
+    async with app.run_test(size=(160, 50)) as pilot:
+        await app.settled()
+        plot = app.query_one(SpectrumPlot)
+        marker = widget_text(plot.query_one("#spectrum-marker"))
+        at_50 = marker.index("▲")
+        await type_rank(pilot, "5")
+        await app.settled()
+        at_5 = widget_text(plot.query_one("#spectrum-marker")).index("▲")
+        assert at_5 < at_50
+        assert "rank 5 keeps" in widget_text(plot.query_one("#spectrum-title"))
+        # log σ falls with rank: the first bar is the tallest.
+        bars = plot.query_one("#spectrum-bars").data
+        assert bars[0] == max(bars) and bars[-1] < bars[0]
+
+
+async def test_psnr_from_sigma_is_shown_until_measured_and_svdz_has_ssim(photo_dir, monkeypatch):
+    from core.metrics import ssim
+    from core.svdz import decode, encode
+
+    real = jobs.measure_rank
+
+    def held(loaded, rank):
+        if rank == 20:
+            time.sleep(0.8)  # the estimate is on screen meanwhile
+        yield from real(loaded, rank)
+
+    monkeypatch.setattr(jobs, "measure_rank", held)
+    app = make_app(photo_dir / "b_other.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await app.settled()
+        await type_rank(pilot, "20")
+        await pilot.pause(0.4)
+        estimate = app.loaded.psnr_sigma[19]
+        assert f"≈{estimate:.1f} dB" in widget_text(app.query_one(SizesTable))
+        await app.settled()
+        state = app.query_one(SizesTable).state
+        assert abs(state.psnr - estimate) < 1.0  # clipping and rounding move it only a little
+        decoded = decode(encode(app.loaded.dec, 20)).pixels
+        assert state.svdz_ssim == pytest.approx(ssim(decoded, app.loaded.source.pixels))
+
+
+async def test_a_slow_stale_measurement_never_wins(photo_dir, monkeypatch):
+    real = jobs.measure_rank
+
+    def slow_for_rank_50(loaded, rank):
+        if rank == 50:
+            time.sleep(1.0)  # still running when the rank moves on
+        yield from real(loaded, rank)
+
+    monkeypatch.setattr(jobs, "measure_rank", slow_for_rank_50)
+    app = make_app(photo_dir / "b_other.png")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.loaded is not None, timeout=30)
+        await pilot.pause(0.3)  # rank 50's measurement has started and sleeps
+        await pilot.press("plus")
+        await pilot.pause(1.5)
+        await app.settled()
+        state = app.query_one(SizesTable).state
+        assert state.rank == 51
+        expected = rank_row(app.loaded.source, app.loaded.dec, 51).psnr_db
+        assert state.psnr == pytest.approx(expected)
+        # A result tagged with an old generation that arrives late is dropped as well.
+        app.post_message(Measured(0, app.loaded, 50, {"psnr": 1.0}, done=True))  # generation 0: long gone
+        await pilot.pause(0.2)
+        assert app.query_one(SizesTable).state.psnr == pytest.approx(expected)
