@@ -53,6 +53,14 @@ MEASURE_DELAY = 0.12  # s of quiet after a rank change before the costly numbers
 WORKER_GROUPS = ("decompose", "refine", "measure", "target", "save")
 
 
+def next_classic_rank(rank: int) -> int:
+    """F7: the largest classic rank below rank (51 → 50, 26 → 25, 600 → 500); from the smallest or
+    below, back to the largest. Always downwards, so a clamped 500 (rank 300 on a 300-pixel image)
+    moves on to 250."""
+    below = [r for r in CLASSIC_RANKS if r < rank]
+    return max(below) if below else max(CLASSIC_RANKS)
+
+
 def refining_note(dec) -> str:
     """The sub-title's note for the refinement that runs next (see Decomposition.refine)."""
     next_ranks = int(getattr(dec, "next_ranks", 0) or 0)
@@ -91,7 +99,6 @@ class SvdlensApp(App[int]):
         self._rank_generation = 0
         self._measure_timer = None
         self._panes_pending = False
-        self._preset_index = -1
         self._energy_index = -1
         self.last_error: str | None = None  # the last message shown as an error (tests read it)
         # The loop's executor for thread workers, set by the factory (tui.lifecycle); None: asyncio's own.
@@ -474,13 +481,7 @@ class SvdlensApp(App[int]):
         self._apply_rank(int(rank), quiet_clamp=False)
 
     def action_next_preset(self) -> None:
-        # 500 → 250 → … → 10 → 500; a clamped preset (500 on a 400-pixel image) still moves on.
-        if self.rank in CLASSIC_RANKS:
-            index = (CLASSIC_RANKS.index(self.rank) + 1) % len(CLASSIC_RANKS)
-        else:
-            index = (self._preset_index + 1) % len(CLASSIC_RANKS)
-        self._preset_index = index
-        self._apply_rank(CLASSIC_RANKS[index], quiet_clamp=False)
+        self._apply_rank(next_classic_rank(self.rank), quiet_clamp=False)
 
     def action_next_energy(self) -> None:
         if self.loaded is None:
