@@ -1,0 +1,22 @@
+"""Issue 14 item 9: small things a person notices on the screen: the footer's last cell, the
+title of a grey or float file, where the palette's screenshot goes."""
+
+from __future__ import annotations
+
+import pytest
+
+from apphelp import make_app, photo, screen_lines
+
+
+@pytest.mark.parametrize("size", [(160, 50), (80, 24)])
+async def test_the_footer_ends_with_the_palette_key_whatever_has_focus(tmp_path, size):
+    # The compact footer gave the docked "^p palette" key a right margin: the last column showed the
+    # footer text scrolled beneath it ("^p palettep" with the preview focused, "^p paletteg" at 80×24).
+    app = make_app(photo(tmp_path / "p.png", 96, 64))
+    async with app.run_test(size=size) as pilot:
+        await app.settled()
+        for _ in range(3):  # rank field, preview, file pane (where shown)
+            footer = screen_lines(app)[-1]
+            assert len(footer) == size[0] and footer.endswith("▏^p palette"), (app.focused, footer)
+            await pilot.press("tab")
+            await pilot.pause(0.2)
