@@ -233,8 +233,10 @@ class SvdlensApp(App[int]):
         self.mode = self._wanted_mode = loaded.mode
         src = loaded.source
         notes = f" · {'; '.join(src.notes)}" if src.notes else ""
-        self.sub_title = (f"{src.path.name} · {src.width}×{src.height} · {loaded.mode} · "
-                          f"{src.bit_depth}-bit · {loaded.method}{notes}")
+        # What is shown, not what was asked for: a grey file stays grey in colour mode.
+        shown = "colour" if src.channels == 3 else "grey"
+        depth = f"{src.float_bits}-bit float" if src.float_bits else f"{src.bit_depth}-bit"
+        self.sub_title = f"{src.path.name} · {src.width}×{src.height} · {shown} · {depth} · {loaded.method}{notes}"
         self._follow_in_picker(src.path)
         if not refined:
             for note in src.notes:

@@ -20,3 +20,24 @@ async def test_the_footer_ends_with_the_palette_key_whatever_has_focus(tmp_path,
             assert len(footer) == size[0] and footer.endswith("▏^p palette"), (app.focused, footer)
             await pilot.press("tab")
             await pilot.pause(0.2)
+
+
+async def test_the_title_says_grey_for_a_grey_file_and_float_for_a_float_file(tmp_path):
+    import cv2
+    import numpy as np
+    import tifffile
+
+    colour = cv2.imread(str(photo(tmp_path / "p.png", 96, 64)), cv2.IMREAD_COLOR)
+    grey = tmp_path / "grey.png"
+    cv2.imwrite(str(grey), cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY))
+    floats = tmp_path / "science.tif"
+    tifffile.imwrite(floats, colour[..., ::-1].astype(np.float32) / 255, photometric="rgb")
+    for path, words, not_words in ((grey, ["grey.png", "· grey ·", "8-bit"], ["colour"]),
+                                   (floats, ["science.tif", "· colour ·", "32-bit float"], ["16-bit"]),
+                                   (tmp_path / "p.png", ["· colour ·", "8-bit"], ["grey"])):
+        app = make_app(path)  # colour mode, as `svdlens FILE` starts
+        async with app.run_test(size=(160, 50)):
+            await app.settled()
+            title = screen_lines(app)[0]
+            assert all(word in title for word in words), title
+            assert not any(word in title for word in not_words), title
