@@ -53,6 +53,14 @@ MEASURE_DELAY = 0.12  # s of quiet after a rank change before the costly numbers
 WORKER_GROUPS = ("decompose", "refine", "measure", "target", "save")
 
 
+SCREENSHOTS_ENV = "SVDLENS_SCREENSHOTS"
+
+
+def screenshot_folder() -> Path:
+    """Where the palette's screenshots go: $SVDLENS_SCREENSHOTS, else the working folder."""
+    return Path(os.environ.get(SCREENSHOTS_ENV) or os.getcwd()).expanduser()
+
+
 def next_classic_rank(rank: int) -> int:
     """F7: the largest classic rank below rank (51 → 50, 26 → 25, 600 → 500); from the smallest or
     below, back to the largest. Always downwards, so a clamped 500 (rank 300 on a 300-pixel image)
@@ -665,6 +673,18 @@ class SvdlensApp(App[int]):
         raise TimeoutError(f"the app did not settle in {timeout} s: workers {busy}")
 
     # ---- command palette -------------------------------------------------------------------
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """The palette's "Screenshot". Textual saves into ~/Downloads (platformdirs' user_downloads_path
+        when path is None), which most SSH hosts lack; here it goes to $SVDLENS_SCREENSHOTS or the working
+        folder, and Textual's notification names the file."""
+        folder = Path(path) if path is not None else screenshot_folder()
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            self.notify(f"cannot save a screenshot in {folder}: not a writable folder "
+                        f"(set {SCREENSHOTS_ENV} to one)", title="Screenshot", severity="error")
+            return None
+        return super().deliver_screenshot(filename, str(folder), time_format)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from svdlens_commands(self)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from textual.geometry import Region
+
 from apphelp import make_app, photo, screen_lines
 
 
@@ -41,3 +43,53 @@ async def test_the_title_says_grey_for_a_grey_file_and_float_for_a_float_file(tm
             title = screen_lines(app)[0]
             assert all(word in title for word in words), title
             assert not any(word in title for word in not_words), title
+
+
+@pytest.mark.parametrize("where", ["working folder", "SVDLENS_SCREENSHOTS"])
+async def test_the_palette_screenshot_lands_in_a_folder_that_exists_and_says_where(tmp_path, monkeypatch, where):
+    # Textual's own command saves into ~/Downloads, which an SSH box seldom has: "Failed to save screenshot".
+    home, work, shots = tmp_path / "home", tmp_path / "work", tmp_path / "shots"
+    for folder in (home, work, shots):
+        folder.mkdir()
+    monkeypatch.setenv("HOME", str(home))  # no ~/Downloads here
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    monkeypatch.chdir(work)
+    if where == "SVDLENS_SCREENSHOTS":
+        monkeypatch.setenv("SVDLENS_SCREENSHOTS", str(shots))
+    expected = work if where == "working folder" else shots
+    app = make_app(photo(tmp_path / "p.png", 96, 64))
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await app.settled()
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"screenshot")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        for _ in range(60):
+            await pilot.pause(0.1)
+            saved = list(expected.glob("*.svg"))
+            if saved and any("Saved screenshot" in line for line in screen_lines(app)):
+                break
+        assert len(saved) == 1 and saved[0].read_text().lstrip().startswith("<svg")
+        toasts = ["\n".join(strip.text for strip in toast.render_lines(Region(0, 0, *toast.outer_size)))
+                  for toast in app.screen.query("Toast")]
+        # The toast wraps a long path mid-name: join its lines as they read.
+        said = ["".join(line.strip(" ▌") for line in text.splitlines()) for text in toasts]
+        assert any("Savedscreenshotto" in text.replace(" ", "") and str(saved[0]) in text for text in said), toasts
+    assert not (home / "Downloads").exists()
+
+
+async def test_a_screenshot_folder_that_does_not_exist_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("SVDLENS_SCREENSHOTS", str(tmp_path / "no such folder"))
+    app = make_app(photo(tmp_path / "p.png", 96, 64))
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await app.settled()
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"screenshot")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(1.0)
+        said = " ".join(line.strip(" ▌") for line in screen_lines(app))
+        assert "cannot save a screenshot in" in said and "SVDLENS_SCREENSHOTS" in said, said[-400:]
+    assert not (tmp_path / "no such folder").exists()
