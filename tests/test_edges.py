@@ -244,3 +244,46 @@ def test_a_png_named_svdz_opens_as_the_png_it_is(place, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a .svdz file" in err
     assert not (place / "out" / "back.png").exists()
+
+
+# ---- the app without a terminal: refused in one line before Textual loads ----------------------
+
+def _app_with(place: Path, stdin, stderr, shell_suffix: str = "") -> tuple[int, str]:
+    argv = [sys.executable, "-m", "tui.cli", str(place / "photo.png")]
+    if shell_suffix:
+        argv = ["/bin/sh", "-c", f'exec "$@" {shell_suffix}', "sh", *argv]
+    done = subprocess.run(argv, cwd=ROOT, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr, timeout=60,
+                          env={**os.environ, "TERM": "xterm-256color"})
+    return done.returncode, (done.stderr or b"").decode()
+
+
+@pytest.mark.parametrize("stdin", ["/dev/null", "closed"])
+def test_the_app_without_a_terminal_on_stdin(place, stdin):
+    check = untouched(place)
+    if stdin == "closed":
+        code, err = _app_with(place, None, subprocess.PIPE, shell_suffix="<&-")
+    else:
+        with open(os.devnull) as null:
+            code, err = _app_with(place, null, subprocess.PIPE)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err and "╭" not in err, err
+    assert "needs a terminal on stdin" in err and "svdlens report IMAGE" in err
+    check()
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals here")
+@pytest.mark.parametrize("case", ["stdout closed", "stderr to a file"])
+def test_the_app_with_stdout_closed_or_stderr_redirected(place, tmp_path, case):
+    primary, secondary = os.openpty()  # a terminal for the streams this case leaves alone
+    try:
+        with os.fdopen(os.dup(secondary), "rb", buffering=0) as tty_in:
+            if case == "stdout closed":
+                code, _ = _app_with(place, tty_in, secondary, shell_suffix=">&-")
+                os.set_blocking(primary, False)
+                err = os.read(primary, 4096).decode().replace("\r\n", "\n")
+            else:
+                code, err = _app_with(place, tty_in, subprocess.PIPE)
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert ("needs stdout open" if case == "stdout closed" else "needs a terminal on stderr") in err, err

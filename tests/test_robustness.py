@@ -281,6 +281,7 @@ def test_app_command_refuses_what_it_cannot_open_before_starting(corpus, capsys,
     fake = types.ModuleType("tui.lifecycle")
     fake.run_app = lambda path, **kwargs: started.append(path) or 0
     monkeypatch.setitem(sys.modules, "tui.lifecycle", fake)
+    monkeypatch.setattr("tui.cli._terminal_problem", lambda: None)  # pytest gives no terminal
     folder, cases = corpus
     for name in ("missing.png", "a folder.png", "plain/through a file.png"):
         code, out, err = run_cli([cases[name].path], capsys)
@@ -626,6 +627,7 @@ def test_a_file_name_too_long_for_the_file_system(photo, tmp_path, capsys, monke
     fake = types.ModuleType("tui.lifecycle")
     fake.run_app = lambda path, **kwargs: 0
     monkeypatch.setitem(sys.modules, "tui.lifecycle", fake)
+    monkeypatch.setattr("tui.cli._terminal_problem", lambda: None)  # pytest gives no terminal
     listing = snapshot(tmp_path)
     for argv, reason in ((["compress", photo, "--rank", "3", "-o", long_name], "cannot be written"),
                          (["compress", long_name, "--rank", "3", "-o", tmp_path / "o.png"], "cannot read"),

@@ -564,12 +564,33 @@ def _cmd_app(argv: list[str]) -> int:
         _check_input(path, "an image")
         if not os.access(path, os.R_OK):
             raise ImageError(f"{path}: permission denied (the file cannot be read)")
+    problem = _terminal_problem()
+    if problem:  # before Textual loads: textual-image probes the terminal at import and raises on a closed stdout
+        raise UsageError(problem)
     from tui.lifecycle import run_app
 
     kwargs = dict(preview=args.preview, mode="grey" if args.grey else "colour", device=args.device)
     if args.max_pixels is not None:
         kwargs["max_pixels"] = args.max_pixels
     return int(run_app(path, **kwargs) or 0)
+
+
+def _terminal_problem() -> str | None:
+    """Why the app cannot run with these standard streams (`< /dev/null`, `<&-`, `>&-`, `2> log`); None if it can."""
+    def tty(stream, fd: int) -> bool:
+        try:
+            return stream is not None and os.isatty(fd)
+        except OSError:
+            return False
+
+    alone = f"for the numbers alone: {PROG} report IMAGE"
+    if not tty(sys.stdin, 0):
+        return f"the app needs a terminal on stdin (it reads keys there); {alone}"
+    if sys.stdout is None:
+        return "the app needs stdout open (the image renderers ask the terminal through it)"
+    if not tty(sys.stderr, 2):
+        return f"the app needs a terminal on stderr (it draws there); {alone}"
+    return None
 
 
 _HANDLERS = {"report": _cmd_report, "compress": _cmd_compress, "decode": _cmd_decode}
