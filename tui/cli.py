@@ -600,7 +600,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _fill_closed_descriptors()
     stdout = sys.stdout
-    if stdout is not None:
+    prints = bool(argv and argv[0] in _HANDLERS) or bool({"-h", "--help", "--version"} & set(argv))
+    if stdout is not None and prints:  # not around the app: its renderers write to the terminal themselves
         sys.stdout = _CheckedStdout(stdout)
     try:
         return _dispatch(argv)
