@@ -89,14 +89,26 @@ def encode_image(pixels: np.ndarray, suffix: str, bit_depth: int = 8) -> bytes:
     PNG keeps 16 bits where the input had them; JPEG (quality 95) and WebP (lossless)
     are 8-bit formats.
     """
-    quiet_opencv()
+    suffix = _image_suffix(suffix)
+    ints = to_integer(pixels, bit_depth if suffix == ".png" else 8)
+    if ints.ndim == 3:
+        ints = np.ascontiguousarray(ints[..., ::-1])  # RGB -> OpenCV's BGR
+    return encode_samples(ints, suffix)
+
+
+def _image_suffix(suffix: str) -> str:
     suffix = suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise OutputError(f"cannot encode {suffix or 'a file without suffix'} as an image")
-    depth = bit_depth if suffix == ".png" else 8
-    ints = to_integer(pixels, depth)
-    if ints.ndim == 3:
-        ints = np.ascontiguousarray(ints[..., ::-1])  # RGB -> OpenCV's BGR
+    return suffix
+
+
+def encode_samples(ints: np.ndarray, suffix: str) -> bytes:
+    """Encode integer samples already rounded for the format (uint8, or uint16 for PNG), H×W or
+    H×W×3 in OpenCV's BGR order, by suffix: the encoder encode_image uses, for callers that
+    keep the integers (core.measure rounds a rank once for its PNG, PSNR and SSIM)."""
+    quiet_opencv()
+    suffix = _image_suffix(suffix)
     if suffix == ".png":
         params = [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION]
     elif suffix in (".jpg", ".jpeg"):

@@ -147,8 +147,8 @@ class PreviewRenderer:
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
-    def _resized_factors(self, region: Region, out_w: int, out_h: int) -> list:
-        """(R_h U[rows], R_w V[cols]) per channel, computed once per view and cached."""
+    def resized_factors(self, region: Region, out_w: int, out_h: int) -> list:
+        """(R_h U[rows], R_w V[cols]) per channel, computed once per view and cached (core.layers uses them too)."""
         key = (region, out_w, out_h)
         with self._lock:
             cached = self._cache.get(key)
@@ -199,7 +199,7 @@ class PreviewRenderer:
             planes = _resize_dim(_resize_dim(planes, out_h, 1), out_w, 2)
         else:
             planes = torch.stack([(ru[:, :r] * c.s[:r]) @ rv[:, :r].T for (ru, rv), c, r in
-                                  zip(self._resized_factors(region, out_w, out_h), self.channels, ranks)])
+                                  zip(self.resized_factors(region, out_w, out_h), self.channels, ranks)])
             if self.colour_space == "ycbcr":
                 planes = _ycbcr_to_rgb_planes(planes)
         return _to_uint8(planes, grey)

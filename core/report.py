@@ -17,11 +17,9 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from . import jpeg, svdz
 from .errors import RankError
 from .imageio import SourceImage
-from .metrics import energy_from_residual, psnr, relative_error_from_residual, ssim
-from .outputs import encode_image
+from .measure import REPORT_FIGURES, MeasureContext, measure_all
 from .pixels import as_saved
 from .svd import Decomposition
 
@@ -105,42 +103,39 @@ def saved_pixels(dec: Decomposition, rank, bit_depth: int) -> np.ndarray:
     return as_saved(dec.reconstruct(rank), bit_depth)
 
 
-def rank_row(src: SourceImage, dec: Decomposition, requested: int, *, chroma_rank: int | None = None) -> RankRow:
-    """One row of the table. chroma_rank (YCbCr only) gives Cb and Cr their own rank."""
+def _spec(dec: Decomposition, rank: int, chroma_rank: int | None):
+    return rank if chroma_rank is None else (rank, min(chroma_rank, dec.max_rank))
+
+
+def rank_row(src: SourceImage, dec: Decomposition, requested: int, *, chroma_rank: int | None = None,
+             context: MeasureContext | None = None) -> RankRow:
+    """One row of the table. chroma_rank (YCbCr only) gives Cb and Cr their own rank.
+
+    The figures come from core.measure (the app's path too); pass one MeasureContext for
+    many rows of one image so that what does not depend on the rank is done once.
+    """
     rank, clamped = clamp_rank(dec, requested)
-    spec = rank if chroma_rank is None else (rank, min(chroma_rank, dec.max_rank))
-    ranks = dec.channel_ranks(spec)
-    saved = saved_pixels(dec, ranks, src.bit_depth)
-    residual = float(dec.residual_energy(ranks).sum())
-    row = RankRow(
+    context = context if context is not None else MeasureContext(src, dec)
+    values = measure_all(context, _spec(dec, rank, chroma_rank), figures=REPORT_FIGURES)
+    return RankRow(
         rank=rank,
         requested_rank=int(requested),
         clamped=clamped,
-        channel_ranks=ranks,
-        energy=float(energy_from_residual(dec, residual)),
-        relative_error=float(relative_error_from_residual(dec, residual)),
-        psnr_db=psnr(saved, src.pixels),
-        ssim=ssim(saved, src.pixels),
-        original_bytes=src.file_bytes,
-        raw_bytes=src.raw_bytes,
-        factors_float32_bytes=dec.factor_bytes(ranks),
-        png_bytes=len(encode_image(saved, ".png", src.bit_depth)),
+        channel_ranks=tuple(values["channel_ranks"]),
+        energy=values["energy"],
+        relative_error=values["relative_error"],
+        psnr_db=values["psnr_db"],
+        ssim=values["ssim"],
+        original_bytes=values["original_bytes"],
+        raw_bytes=values["raw_bytes"],
+        factors_float32_bytes=values["factors_float32_bytes"],
+        png_bytes=values["png_bytes"],
+        extra={k: values[k] for k in _EXTRA},
     )
-    _container_columns(src, dec, ranks, row)
-    return row
 
 
-def _container_columns(src: SourceImage, dec: Decomposition, ranks: tuple[int, ...], row: RankRow) -> None:
-    spec = ranks[0] if len(set(ranks)) == 1 else ranks
-    data = svdz.encode(dec, spec, bit_depth=src.bit_depth)
-    row.extra["container_bytes"] = len(data)
-    decoded = np.asarray(svdz.decode(data).pixels, dtype=np.float32)
-    row.extra["container_psnr_db"] = psnr(decoded, src.pixels)
-    result = jpeg.jpeg_at_budget(src.pixels, len(data))
-    row.extra["jpeg_bytes"] = None if result is None else int(result.size_bytes)
-    row.extra["jpeg_quality"] = None if result is None else int(result.quality)
-    row.extra["jpeg_psnr_db"] = None if result is None else float(result.psnr_db)
-    row.extra["jpeg_ssim"] = None if result is None or result.ssim is None else float(result.ssim)
+# The row's .svdz and equal-budget JPEG columns, in the JSON's order.
+_EXTRA = ("container_bytes", "container_psnr_db", "jpeg_bytes", "jpeg_quality", "jpeg_psnr_db", "jpeg_ssim")
 
 
 def build_report(
@@ -153,8 +148,11 @@ def build_report(
 ) -> Report:
     """Rows for each requested rank, in the order given, plus the image's description."""
     ranks = list(ranks)
+    for requested in ranks:
+        clamp_rank(dec, requested)  # a bad rank is refused before any work
     rows = []
     notes = []
+    context = MeasureContext(src, dec)
     measured: dict[int, RankRow] = {}  # ranks clamped to the same value are measured once
     for i, requested in enumerate(ranks):
         rank, clamped = clamp_rank(dec, requested)
@@ -162,7 +160,7 @@ def build_report(
             row = replace(measured[rank], requested_rank=int(requested), clamped=clamped,
                           extra=dict(measured[rank].extra))
         else:
-            row = measured[rank] = rank_row(src, dec, requested, chroma_rank=chroma_rank)
+            row = measured[rank] = rank_row(src, dec, requested, chroma_rank=chroma_rank, context=context)
         if row.clamped:
             limit = "min(H, W)" if dec.max_rank == dec.full_rank else "the largest rank computed"
             notes.append(f"rank {requested} is above {limit} = {dec.max_rank} for this {dec.width}×{dec.height} "

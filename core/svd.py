@@ -126,6 +126,11 @@ class Decomposition(ImageShape):
             self._residual.append(residual)
         self._renderer = PreviewRenderer(self.image, self.colour_space, self.channels, self.device)
 
+    @property
+    def renderer(self) -> PreviewRenderer:
+        """The preview renderer: its factors resized once per view also serve core.layers."""
+        return self._renderer
+
     # ---- shape and ranks (shape, height, width: ImageShape) ---------------
     @property
     def full_rank(self) -> int:

@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
-import skimage.data
 
 from core import render, svd
 from core.errors import Cancelled, RankError, SvdlensError
 from core.imageio import load_image
+from tests.photos import IMAGES, shrunk_photo
 from tui.describe import describe
-
-# The same public-domain/CC0 photos as ../shared/images, from the copy scikit-image (a test
-# dependency) ships, so the tests run wherever the repository is cloned.
-IMAGES = str(Path(skimage.data.__file__).parent) + "/"
-
-
-def _photo(name: str, width: int, grey: bool = False) -> np.ndarray:
-    """A real photo shrunk to `width` columns (area average), float32 [0, 1]."""
-    img = load_image(IMAGES + name, "grey" if grey else "colour")
-    h = round(img.shape[0] * width / img.shape[1])
-    return np.clip(cv2.resize(img, (width, h), interpolation=cv2.INTER_AREA), 0, 1).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
 def colour():
-    return _photo("coffee.png", 96)  # 64×96×3
+    return shrunk_photo("coffee.png", 96)  # 64×96×3
 
 
 @pytest.fixture(scope="module")
 def grey():
-    return _photo("astronaut.png", 80, grey=True)  # 80×80
+    return shrunk_photo("astronaut.png", 80, grey=True)  # 80×80
 
 
 def _numpy_rank(image: np.ndarray, r: int, clip: bool = True) -> np.ndarray:

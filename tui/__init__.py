@@ -1,0 +1,1 @@
+"""svdlens's user interfaces: the Textual app (app.py) and the command line (cli.py)."""

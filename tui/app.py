@@ -37,6 +37,7 @@ from tui.dialogs import HelpScreen, PathScreen
 from tui.jobs import DecompositionCache, Loaded, SaveTicket, SaveTracker
 from tui.keys import bindings
 from tui.messages import LoadDone, LoadFailed, LoadProgress, Measured, Refined, Saved, TargetResolved
+from tui.views import RankChosen, ViewStack
 from tui.widgets import (
     IMAGE_SUFFIXES,
     ImagePicker,
@@ -126,7 +127,7 @@ class SvdlensApp(App[int]):
                     yield RankInput(id="rank", compact=True)
                     yield Label("", id="rank-status")
                     yield ProgressBar(id="progress", show_eta=False, show_percentage=False)
-                yield PreviewPane(protocol=self.preview_protocol, id="preview")
+                yield ViewStack(protocol=self.preview_protocol, id="views")  # composes PreviewPane #preview
                 with Horizontal(id="results"):
                     yield SizesTable(id="table")
                     yield SpectrumPlot(id="spectrum")
@@ -337,6 +338,7 @@ class SvdlensApp(App[int]):
             return
         rank = self.rank
         self.query_one(PreviewPane).show(self.loaded.dec, rank)
+        self.query_one(ViewStack).show(self.loaded, rank)
         self.query_one(SpectrumPlot).set_rank(rank)
         self.query_one(SizesTable).show_state(self._quick_state(rank))
         if self._measure_timer is not None:
@@ -399,6 +401,8 @@ class SvdlensApp(App[int]):
     def on_measured(self, message: Measured) -> None:
         if message.generation != self._rank_generation or message.loaded is not self.loaded:
             return  # a newer rank or image is current: this result is stale
+        for views in self.query(ViewStack):  # the gallery and the curves reuse what was measured
+            views.add_figures(message.loaded, message.rank, message.values)
         tables = self.query(SizesTable)
         if not tables:
             return  # the app is closing: the table is already gone
@@ -513,10 +517,24 @@ class SvdlensApp(App[int]):
             self.open_image(self.image_path, mode)
 
     def action_cycle_view(self) -> None:
-        self.query_one(PreviewPane).cycle_view()
+        self.query_one(ViewStack).cycle_view()
 
     def action_set_view(self, view: str) -> None:
-        self.query_one(PreviewPane).view = view
+        self.query_one(ViewStack).set_view(view)
+
+    @on(RankChosen)
+    def _rank_chosen(self, message: RankChosen) -> None:
+        self._apply_rank(message.rank, quiet_clamp=False)
+
+    @on(ViewStack.TypedAhead)
+    def _typed_ahead(self, message: ViewStack.TypedAhead) -> None:
+        field = self.query_one(RankInput)
+        if field.has_focus:  # keys typed ahead of the focus change
+            field.insert_text_at_cursor(message.character)
+            return
+        self.screen.set_focus(field)
+        field.value = message.character  # a new request starts: what was in the field is replaced
+        field.cursor_position = len(field.value)
 
     def action_toggle_files(self) -> None:
         screen = self.screen_stack[0]
@@ -642,7 +660,7 @@ class SvdlensApp(App[int]):
     # ---- idle: for tests, screenshots and scripts ------------------------------------------
     def is_idle(self) -> bool:
         """Whether the app has nothing left to do for what it shows: no worker of its own runs, no
-        measurement waits, and the preview and the table show the current rank (or nothing was
+        measurement waits, and the shown view and the table show the current rank (or nothing was
         loaded and an error says why)."""
         active = (WorkerState.PENDING, WorkerState.RUNNING)
         groups = (*WORKER_GROUPS, PREVIEW_GROUP)
@@ -653,9 +671,8 @@ class SvdlensApp(App[int]):
         if self.loaded is None:
             return self.last_error is not None
         table = self.query_one(SizesTable).state
-        render = self.query_one(PreviewPane).last_render
         return (table is not None and not table.measuring and table.rank == self.rank
-                and render is not None and render.rank == self.rank)
+                and self.query_one(ViewStack).is_idle(self.rank))
 
     async def settled(self, timeout: float = 30.0, poll: float = 0.05) -> None:
         """Wait until is_idle() holds, then one more poll for the screen to catch up.

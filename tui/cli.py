@@ -158,16 +158,31 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _report_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=f"{PROG} report", description="Print what each rank costs in bytes and buys in quality.")
-    p.add_argument("image", metavar="IMAGE")
+    p = _Parser(prog=f"{PROG} report",
+                description="Print what each rank costs in bytes and buys in quality, for one photo or many. "
+                            "Folders are searched for images by content (sub-folders with --recursive); with "
+                            "more than one photo a summary table (or JSON Lines) is printed, one row per photo.",
+                epilog="exit codes: 0 every photo measured, 2 a photo failed (each said in one line, the run goes "
+                       "on) or bad usage, 1 an unexpected error, 130 interrupted")
+    p.add_argument("image", metavar="IMAGE", nargs="+", help="image files and folders of images")
     ranks = ",".join(map(str, CLASSIC_RANKS))
     p.add_argument("--ranks", default=ranks, metavar="R1,R2,...",
                    help=f"ranks to report (default {ranks}); ranks above min(H, W) are clamped and flagged")
     p.add_argument("--ycbcr", action="store_true", help="decompose Y, Cb and Cr instead of R, G and B")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object per photo (JSON Lines) instead of the table")
     p.add_argument("--fast", action="store_true",
                    help="on large images use a randomized truncated SVD of the ranks asked for (said on stderr; "
                         "PSNR within about 0.1 dB) instead of the exact one")
+    p.add_argument("--energy", type=_energy, default=None, metavar="E",
+                   help="summary target: the smallest rank keeping share E of Σσ² (default 99%%)")
+    p.add_argument("--psnr", type=_number, default=None, metavar="DB",
+                   help="summary target: the smallest rank whose .svdz file reaches DB dB (default 30)")
+    p.add_argument("--html", metavar="DIR", help="write a page per photo (pictures, tables, plot) and an index")
+    p.add_argument("--markdown", metavar="DIR", help="the same as README-style Markdown pages")
+    p.add_argument("--recursive", "-r", action="store_true", help="look for images in sub-folders too")
+    p.add_argument("--jobs", "-j", type=_positive_int, default=1, metavar="N",
+                   help="measure N photos at a time (default 1: one photo in memory at a time)")
     _common(p)
     return p
 
@@ -205,7 +220,8 @@ def _app_parser() -> argparse.ArgumentParser:
         description="See and measure SVD image compression in a terminal. Without IMAGE the app opens the "
                     "bundled sample photo.",
         epilog="commands (run `svdlens COMMAND --help` for each):\n"
-               "  report IMAGE [--ranks 500,250,100,50,25,10] [--grey] [--ycbcr] [--json]\n"
+               "  report IMAGE|FOLDER... [--ranks 500,250,100,50,25,10] [--grey] [--ycbcr] [--json]\n"
+               "         [--energy E] [--psnr DB] [--html DIR] [--markdown DIR] [--recursive] [--jobs N]\n"
                "  compress IMAGE (--rank R | --energy E | --psnr DB | --max-bytes N) -o OUT\n"
                "  decode IN.svdz -o OUT.png\n\n"
                "exit codes: 0 done, 1 unexpected error, 2 bad input or usage, 130 interrupted",
@@ -343,7 +359,9 @@ def _cmd_report(argv: list[str]) -> int:
     from core.report import build_report, parse_ranks
 
     ranks = parse_ranks(args.ranks)  # bad ranks are refused before any work
-    src = _load(args.image, args.grey, args.max_pixels)
+    if _many(args):
+        return _cmd_report_many(args, ranks)
+    src = _load(args.image[0], args.grey, args.max_pixels)
     _notes(src)
     with _Progress() as progress:
         dec = _decompose(src, args.ycbcr, args.device, progress, fast=args.fast, max_rank=max(ranks))
@@ -355,6 +373,37 @@ def _cmd_report(argv: list[str]) -> int:
     else:
         _print_table(report)
     return 0
+
+
+def _many(args) -> bool:
+    """Anything beyond one photo's rank table: several inputs, a folder, targets or a page."""
+    if len(args.image) > 1 or args.html or args.markdown or args.energy is not None or args.psnr is not None:
+        return True
+    try:
+        return Path(args.image[0]).is_dir()
+    except OSError:
+        return False
+
+
+def _cmd_report_many(args, ranks: list[int]) -> int:
+    from core.errors import TargetError
+    from core.summary import DEFAULT_ENERGY, DEFAULT_PSNR_DB
+    from tui.batch import Options, check_page_folder, run_report
+
+    energy = DEFAULT_ENERGY if args.energy is None else args.energy
+    psnr_db = DEFAULT_PSNR_DB if args.psnr is None else args.psnr
+    if not 0 < energy <= 1:
+        raise TargetError(f"energy share must be above 0 and at most 1 (e.g. 0.99 or 99%), got {energy:g}")
+    if not psnr_db > 0:
+        raise TargetError(f"PSNR target must be a positive number of dB, got {psnr_db:g}")
+    pages: dict[Path, tuple[str, ...]] = {}
+    for kind, folder in (("html", args.html), ("markdown", args.markdown)):
+        if folder:
+            path = check_page_folder(folder)  # before any work
+            pages[path] = pages.get(path, ()) + (kind,)
+    options = Options(ranks=ranks, energy=energy, psnr_db=psnr_db, grey=args.grey, ycbcr=args.ycbcr, fast=args.fast,
+                      device=args.device, max_pixels=args.max_pixels, jobs=args.jobs, pages=pages)
+    return run_report(args, options, _say, _print_table)
 
 
 def _fmt_bytes(n) -> str:
@@ -483,23 +532,17 @@ def _choose_rank(src, dec, svdz, args, rank: int | None) -> int:
 
 
 def _write_result(src, dec, out: Path, kind: str, svdz, spec, ranks) -> int:
-    from core.metrics import psnr
-    from core.outputs import encode_image, write_atomic
-    from core.report import saved_pixels
+    from core.measure import MeasureContext, save_rank
 
-    if kind == "svdz":
-        data = svdz.encode(dec, spec, bit_depth=src.bit_depth)
-        quality = psnr(svdz.decode(data).pixels, src.pixels)
-    else:
-        bit_depth = src.bit_depth if out.suffix.lower() == ".png" else 8
-        data = encode_image(saved_pixels(dec, ranks, bit_depth), out.suffix, bit_depth)
-        quality = psnr(_decoded(data, src.channels), src.pixels)  # of the file as written: JPEG loses more
-    size = len(data)
-    shown = ranks[0] if len(set(ranks)) == 1 else "/".join(str(r) for r in ranks)
-    db = "∞ (identical)" if quality == float("inf") else f"{quality:.2f} dB"
-    # Written last: a failure while measuring must not leave a file behind, nor one to say "wrote" on stdout.
-    write_atomic(out, data, src.path, before_replace=lambda: _announce(
-        f"wrote {out}: rank {shown}, PSNR {db}, {size:,} bytes (original file {src.file_bytes:,} bytes)"))
+    def announce(saved) -> None:
+        shown = ranks[0] if len(set(ranks)) == 1 else "/".join(str(r) for r in ranks)
+        db = "∞ (identical)" if saved.psnr_db == float("inf") else f"{saved.psnr_db:.2f} dB"
+        _announce(f"wrote {out}: rank {shown}, PSNR {db}, {saved.size_bytes:,} bytes "
+                  f"(original file {src.file_bytes:,} bytes)")
+
+    # Only what this one file needs: its bytes, and the PSNR of its pixels as they decode. The line is
+    # said before the file is renamed into place: if stdout fails (a full disk), no file is left.
+    save_rank(MeasureContext(src, dec), spec, out, announce=announce)
     return 0
 
 
@@ -507,17 +550,6 @@ def _announce(line: str) -> None:
     """The result line on stdout, flushed: if stdout fails (a full disk), the output file is not written."""
     print(_printable(line))
     sys.stdout.flush()
-
-
-def _decoded(data: bytes, channels: int):
-    import cv2
-    import numpy as np
-
-    ints = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if channels == 1 and ints.ndim == 3:
-        ints = ints[..., 0]  # WebP has no grey: a grey image comes back as three equal planes
-    top = np.float32(65535.0 if ints.dtype == np.uint16 else 255.0)
-    return (ints if ints.ndim == 2 else ints[..., ::-1]).astype(np.float32) / top
 
 
 def _cmd_decode(argv: list[str]) -> int:
@@ -594,11 +626,35 @@ def _terminal_problem() -> str | None:
 
 
 _HANDLERS = {"report": _cmd_report, "compress": _cmd_compress, "decode": _cmd_decode}
+_NEEDS_TORCH = {"report", "compress", None}  # None: the app
+
+
+def _start_torch_import(argv: list[str]) -> None:
+    """Import torch (about a second) in a background thread from process start, so that it
+    overlaps decoding the image (and, in the app, the first frame); the first `import torch`
+    in a command then finds it done or waits for the rest. Not for help, version or decode."""
+    command = argv[0] if argv and argv[0] in _HANDLERS else None
+    if command not in _NEEDS_TORCH or {"-h", "--help", "--version"} & set(argv):
+        return
+    import threading
+
+    def load() -> None:
+        try:
+            import torch  # noqa: F401
+        except Exception:  # noqa: BLE001 - reported where torch is used, as before
+            pass
+
+    threading.Thread(target=load, name="svdlens-import-torch", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    _fill_closed_descriptors()
+    _fill_closed_descriptors()  # first: before any thread (torch's import) opens a file
+    # OpenMP threads that wait by spinning hold a core each; on a busy machine torch's exact SVD
+    # of a 1.76 MP photo then took 98 s instead of 4 s (CPU 20 s vs 1.7 s). Read when torch loads
+    # libgomp, so set before any import of torch; a value the user set wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    _start_torch_import(argv)
     stdout = sys.stdout
     prints = bool(argv and argv[0] in _HANDLERS) or bool({"-h", "--help", "--version"} & set(argv))
     if stdout is not None and prints:  # not around the app: its renderers write to the terminal themselves

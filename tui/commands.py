@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING, Iterable
 from textual.app import SystemCommand
 
 from tui.choices import CLASSIC_RANKS, ENERGY_PRESETS
+from tui.preview import VIEWS as PREVIEW_VIEWS
+from tui.views import DESCRIPTIONS as VIEW_DESCRIPTIONS
 
 if TYPE_CHECKING:
     from tui.app import SvdlensApp
 
-VIEWS = (("side", "side by side"), ("single", "single large view"), ("error", "error map"))
+# The teaching views beside the preview pane's own, with their keys (tui/keys.py).
+TEACHING_VIEWS = (("gallery", "ctrl+g"), ("curves", "ctrl+t"), ("components", "ctrl+l"))
 
 
 def svdlens_commands(app: SvdlensApp) -> Iterable[SystemCommand]:
@@ -29,8 +32,12 @@ def svdlens_commands(app: SvdlensApp) -> Iterable[SystemCommand]:
                             lambda s=share: app.action_set_energy(s))
     for mode in ("grey", "colour"):
         yield SystemCommand(f"Colour mode: {mode}", f"Decompose the {mode} image", lambda m=mode: app.set_mode(m))
-    for view, text in VIEWS:
+    for view in PREVIEW_VIEWS:
+        text = VIEW_DESCRIPTIONS[view]
         yield SystemCommand(f"Preview: {text}", f"Show the {text}", lambda v=view: app.action_set_view(v))
+    for view, key in TEACHING_VIEWS:
+        yield SystemCommand(f"View: {VIEW_DESCRIPTIONS[view]}", f"{key}, or F5 cycles the views",
+                            lambda v=view: app.action_set_view(v))
     yield SystemCommand("Preview: A/B flip", "Swap the reconstruction for the original (F6)", app.action_flip)
     yield SystemCommand("Files: show or hide the file pane", "F9", app.action_toggle_files)
     yield SystemCommand("Help: keys", "Every key (F1)", app.action_help)

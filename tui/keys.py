@@ -5,6 +5,7 @@ bindings that do what it says. Who answers a binding is the row's scope:
 
 - "app": App.BINDINGS (shown in the footer in FOOTER_ORDER, by binding id);
 - "preview": the preview pane's bindings (`bindings("preview")`, `pane_hint(...)` for its status line);
+- "gallery", "curves", "components": the teaching views' own bindings (tui/views), active while shown;
 - rows without bindings only explain (Enter, Tab, the command palette).
 
 The rank field is an Input, which would swallow the rank keys as text; it takes the bindings
@@ -67,7 +68,14 @@ TABLE: tuple[KeySection, ...] = (
         KeyRow("F3  ctrl+s", "save the reconstruction (.png .jpg .webp) or the factors (.svdz)",
                (Binding("f3,ctrl+s", "save", "save", id="save"),)),
         KeyRow("F4", "grey / colour", (Binding("f4", "toggle_mode", "grey/colour", id="mode"),)),
-        KeyRow("F5", "preview: side by side → single → error map", (Binding("f5", "cycle_view", "view", id="view"),)),
+        KeyRow("F5", "view: side by side → single → error map → gallery → curves → components",
+               (Binding("f5", "cycle_view", "view", id="view"),)),
+        KeyRow("ctrl+g", "gallery: the original and ranks 500 250 100 50 25 10 with their bytes and PSNR",
+               (Binding("ctrl+g", "set_view('gallery')", "gallery", show=False, id="gallery"),)),
+        KeyRow("ctrl+t", "curves: energy kept and PSNR against rank, .svdz bytes, JPEG at the same bytes",
+               (Binding("ctrl+t", "set_view('curves')", "curves", show=False, id="curves"),)),
+        KeyRow("ctrl+l", "components: the rank-r image and the layer σᵣuᵣvᵣᵀ that rank adds",
+               (Binding("ctrl+l", "set_view('components')", "layers", show=False, id="components"),)),
         KeyRow("F6", "A/B flip: show the original in place of the reconstruction",
                (Binding("f6", "flip", "A/B", id="flip"),)),
         KeyRow("F9", "show / hide the file pane (hidden below 120 columns); Enter opens",
@@ -97,16 +105,35 @@ TABLE: tuple[KeySection, ...] = (
             Binding("g", "cycle_gain", "error gain", show=False),
         ), scope="preview", hint="v view  f flip", error_hint="g gain"),
     )),
+    KeySection("Gallery, curves and components (they take the keys when shown; digits still go to the rank field)", (
+        KeyRow("← → ↑ ↓  Enter", "gallery: move between tiles; Enter makes that tile's rank the current one", (
+            Binding("left,h", "move(-1, 0)", "tile", show=False),
+            Binding("right,l", "move(1, 0)", "tile", show=False),
+            Binding("up,k", "move(0, -1)", "tile", show=False),
+            Binding("down,j", "move(0, 1)", "tile", show=False),
+            Binding("enter", "choose", "use this rank"),
+        ), scope="gallery"),
+        KeyRow("l  c", "curves: log / linear rank axis; next plot (when only one fits)", (
+            Binding("l", "toggle_log", "log/linear rank"),
+            Binding("c", "next_plot", "next plot"),
+        ), scope="curves"),
+        KeyRow("s  n  space", "components: one layer / the last k layers; change k; "
+                              "play the build-up 1 → 2 → … (any key stops)", (
+            Binding("s", "toggle_sum", "layer / last k"),
+            Binding("n", "next_count", "k"),
+            Binding("space", "play", "play"),
+        ), scope="components"),
+    )),
     KeySection("Everywhere", (
         KeyRow("Tab  shift+Tab", "move between file pane, rank field and preview"),
-        KeyRow("ctrl+p", "command palette: open, save, rank and energy presets, colour mode, preview modes"),
+        KeyRow("ctrl+p", "command palette: open, save, rank and energy presets, colour mode, preview modes and views"),
         KeyRow("F1", "this help", (Binding("f1", "help", "help", id="help"),)),
         KeyRow("ctrl+q", "quit", (Binding("ctrl+q", "quit", "quit", priority=True, id="quit"),)),
     )),
 )
 
 # The footer shows the app's bindings in this order (F-keys first, then the rank keys).
-FOOTER_ORDER = ("help", "open", "save", "mode", "view", "flip", "preset", "energy", "files", "rank-up",
+FOOTER_ORDER = ("help", "open", "save", "mode", "view", "flip", "preset", "energy", "files", "gallery", "curves", "components", "rank-up",
                 "rank-down", "rank-up-10", "rank-down-10", "rank-double", "rank-halve", "quit")
 
 # Pan and zoom keys in the order the preview pane declared them (zoom first).
@@ -124,11 +151,13 @@ def rows(scope: str | None = None) -> list[KeyRow]:
 
 
 def bindings(scope: str) -> list[Binding]:
-    """The bindings of a scope ("app" or "preview"), in the order their widget declares them."""
+    """The bindings of a scope ("app", "preview", a view's name), in the order their widget declares them."""
     found = [binding for row in rows(scope) for binding in row.bindings]
     if scope == "app":
         return sorted(found, key=lambda b: FOOTER_ORDER.index(b.id))
-    return sorted(found, key=_declared_at)
+    if scope == "preview":
+        return sorted(found, key=_declared_at)
+    return found  # the views declare theirs in the table's order
 
 
 def rank_field_keys() -> dict[str, tuple[str, tuple]]:

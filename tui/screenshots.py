@@ -1,4 +1,4 @@
-"""Regenerate screenshots/: the main screen at the classic ranks, the help screen and the file picker.
+"""Regenerate screenshots/: the main screen at the classic ranks, help, the file picker and the views.
 
     .venv/bin/python -m tui.screenshots [--out screenshots] [--size 160x50]
 
@@ -65,6 +65,14 @@ async def _shoot(out: Path, size: tuple[int, int]) -> list[Path]:
         small.query_one(RankInput).cursor_blink = False
         await small.settled(timeout=120.0, poll=0.1)
         written.append(Path(small.save_screenshot("small-80x24.svg", str(out))))
+    views = create_app(None, preview="halfcell", device="cpu")  # the colour sample at rank 50
+    async with views.run_test(size=size) as pilot:
+        views.query_one(RankInput).cursor_blink = False
+        await views.settled(timeout=120.0, poll=0.1)
+        for key, name in (("ctrl+g", "gallery.svg"), ("ctrl+t", "curves.svg"), ("ctrl+l", "components.svg")):
+            await pilot.press(key)  # settled() waits for the view's pictures and every figure it shows
+            await views.settled(timeout=180.0, poll=0.1)
+            written.append(Path(views.save_screenshot(name, str(out))))
     return written
 
 

@@ -9,7 +9,9 @@ preview at 8 MP colour; (c) the six-rank classic report against recomputing the 
 rank; (d) peak RSS at 18 MP colour (in a fresh subprocess); (e) the exact SVD by numpy,
 scipy and torch on one matrix, and the randomized decomposition against the exact one at
 every rank it serves; (f) the crop contract: the fast (resized-factor) preview against
-the exact one at ranks 5–500.
+the exact one at ranks 5–500; (g) whole processes side by side with commit d84d2c2 (a git
+worktree, alternating runs): `import torch`, `compress --rank 50` at 1.76 MP and the six-rank
+`report` at 8 MP colour, with the two reports' numbers compared (tests/benchmarks/processes.py).
 
 Large images are a sample photo (../shared/images or the bundled astronaut) enlarged
 with OpenCV (INTER_CUBIC); enlarged photos have smoother spectra than camera photos, so
@@ -232,7 +234,7 @@ def bench_memory(refine: bool) -> None:
     w, h, desc = out[4], out[5], out[6].strip()
     row("d", f"peak RSS, 18 MP colour ({w}×{h}): load, {desc.split(' (')[0]}, previews, reconstruct",
         f"{peak / 1024:7.0f} MB (after imports {base / 1024:.0f} MB)")
-    row("d", "peak RSS, same, then core.metrics psnr + ssim of that rank (float64)", f"{metrics_peak / 1024:7.0f} MB")
+    row("d", "peak RSS, same, then core.metrics psnr + ssim of that rank (float32, in bands)", f"{metrics_peak / 1024:7.0f} MB")
     if refine:
         row("d", "peak RSS, same, after refine() to the exact SVD in the background", f"{exact_peak / 1024:7.0f} MB")
 
@@ -298,7 +300,9 @@ def bench_crop_contract() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="a,b,c,d,e,f", help="sections to run, e.g. a,d")
+    parser.add_argument("--only", default="a,b,c,d,e,f,g", help="sections to run, e.g. a,d")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each side in section g (report: --report-repeats)")
+    parser.add_argument("--report-repeats", type=int, default=1, help="runs of each side of the 8 MP report in g")
     parser.add_argument("--full", action="store_true",
                         help="add the slow ones: 24 MP randomized vs exact, RSS after refining 18 MP to exact")
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
@@ -324,6 +328,10 @@ def main() -> None:
         bench_exact_and_randomized(args.full)
     if "f" in only:
         bench_crop_contract()
+    if "g" in only:
+        from .processes import bench_processes
+
+        bench_processes(row, args.repeats, args.report_repeats)
     print(f"\n| | measurement | figure |\n|---|---|---|")
     for section, what, figure in ROWS:
         print(f"| {section} | {what} | {figure.strip()} |")

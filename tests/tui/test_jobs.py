@@ -53,7 +53,7 @@ def test_a_cancelled_load_stops_before_reading(tmp_path):
 
 
 def test_each_key_is_bound_once_per_scope_and_the_rank_field_takes_the_rank_keys():
-    for scope in ("app", "preview"):
+    for scope in ("app", "preview", "gallery", "curves", "components"):
         bound = [key for binding in keys.bindings(scope) for key in binding.key.split(",")]
         assert len(bound) == len(set(bound)), scope
     field = keys.rank_field_keys()

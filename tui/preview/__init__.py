@@ -2,6 +2,7 @@
 
     geometry.py  which image region a zoom shows and at what size (pure)
     render.py    the pictures and error numbers of one view, made in a worker (UI-free)
+    errormap.py  the error map's colours and gains
     terminal.py  textual-image's widgets per protocol and worker-encoded Sixel data
                  (the one module that touches textual-image's private API)
     pane.py      PreviewPane, the widget

@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 
 from core.errors import SvdlensError
 
-from ..errormap import DEFAULT_GAIN, GAINS
+from .errormap import DEFAULT_GAIN, GAINS
 from .. import keys
 from ..keys import pane_hint
 from .geometry import (

@@ -21,7 +21,7 @@ from PIL import Image as PILImage
 from core.metrics import psnr
 from core.render import fit_size
 
-from ..errormap import abs_error, colourise
+from .errormap import abs_error, colourise
 from .geometry import Region
 
 # Regions up to this many pixels get their error measured per image pixel (one more crop product).

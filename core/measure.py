@@ -1,0 +1,400 @@
+"""Measuring a rank: every figure of the rank table, yielded as it is ready, cheapest first.
+
+The one measurement path for `svdlens report` and the app. Make a `MeasureContext` once per
+image and decomposition: it holds what does not depend on the rank (the original's integers
+and SSIM statistics, the JPEG files tried so far, the figures of ranks already measured).
+`measure_rank(context, rank)` is a generator of small dicts {name: value}, each holding the
+figures that have just become ready; names are those of `svdlens report --json` (FIGURES).
+
+    context = MeasureContext(src, dec)
+    for figures in measure_rank(context, 50):
+        table.update(figures)          # or: if stale: break
+
+Abandoning: stop iterating (break, or close() the generator; a generator that is dropped is
+closed too), or pass cancelled=callable, checked between figures. Work not yet started for
+that rank is then cancelled; an encode already running finishes in its thread and is dropped.
+Independent encodes (PNG, .svdz, JPEG) run concurrently on a small thread pool: OpenCV, zlib
+and numpy release the GIL. Nothing is computed twice for one rank: the rounded reconstruction
+feeds PSNR, SSIM and the PNG; the .svdz bytes and decoded pixels are kept for a save.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from . import svdz
+from .imageio import SourceImage
+from .pixels import to_integer
+from .jpeg import CodecLadder
+from .metrics import Reference, energy_from_residual, relative_error_from_residual
+from .outputs import check_output, encode_samples, output_kind, write_atomic
+from .svd import Decomposition, Rank
+
+# Every figure measure_rank yields, cheapest first (report --json names; the last three are not in the report).
+FIGURES = {
+    "rank": "the rank of every channel (the luma rank with a chroma rank)",
+    "channel_ranks": "the rank of each channel",
+    "energy": "kept share of Σσ², in [0, 1], from the singular values",
+    "relative_error": "‖A − A_r‖_F / ‖A‖_F (unclipped), from the singular values",
+    "original_bytes": "the original file",
+    "raw_bytes": "H·W·C samples (two bytes each at 16 bits)",
+    "factors_float32_bytes": "the rank-r factors as float32: r·(m + n + 1)·4 per channel",
+    "psnr_db": "PSNR (dB) of the reconstruction as saved (rounded to the bit depth); inf when identical",
+    "ssim": "SSIM of the reconstruction as saved; None below the 11×11 window",
+    "png_bytes": "the reconstruction saved as PNG",
+    "container_bytes": "the .svdz file",
+    "container_psnr_db": "PSNR (dB) of the .svdz file as decoded",
+    "jpeg_bytes": "the best JPEG within the .svdz's bytes (None when even quality 1 is larger)",
+    "jpeg_quality": "its quality setting, 1..100",
+    "jpeg_psnr_db": "its PSNR (dB)",
+    "jpeg_ssim": "its SSIM",
+    "psnr_estimate_db": "PSNR (dB) of the unclipped reconstruction from the singular values alone",
+    "container_ssim": "SSIM of the .svdz file as decoded",
+    "jpeg_subsampling": "the JPEG's chroma subsampling: 4:2:0, 4:4:4 or grey",
+}
+# What `svdlens report` shows: its JSON schema.
+REPORT_FIGURES = frozenset(FIGURES) - {"psnr_estimate_db", "container_ssim", "jpeg_subsampling"}
+_JPEG = ("jpeg_bytes", "jpeg_quality", "jpeg_psnr_db", "jpeg_ssim", "jpeg_subsampling")
+_CONTAINER = ("container_bytes", "container_psnr_db", "container_ssim")
+_KEPT_RANKS = 64  # ranks whose figures are kept (a few hundred bytes each)
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def shared_pool() -> ThreadPoolExecutor:
+    """The process's measuring threads: one per core (encoders and filters are CPU-bound)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="svdlens-measure")
+        return _pool
+
+
+@dataclass
+class _RankFiles:
+    """One rank's pixels and .svdz, kept for the latest rank so that saving it costs nothing more."""
+
+    saved: Future | None = None  # the reconstruction rounded to the bit depth, integers in BGR order
+    container: Future | None = None  # (.svdz bytes, its decoded integers in BGR order)
+
+
+class MeasureContext:
+    """What measuring any rank of one image and decomposition needs, prepared once and kept.
+
+    Cheap to make: each part is computed on first use. Safe to share between threads (the
+    app's measure worker, a save, an abandoned worker still finishing an encode).
+    """
+
+    def __init__(self, src: SourceImage, dec: Decomposition, *, executor: ThreadPoolExecutor | None = None) -> None:
+        if tuple(src.pixels.shape) != tuple(dec.shape):
+            raise ValueError(f"the image ({src.pixels.shape}) and its decomposition ({dec.shape}) differ in shape")
+        self.src, self.dec = src, dec
+        self.bit_depth = src.bit_depth
+        self.top = 65535 if src.bit_depth == 16 else 255
+        self.executor = executor or shared_pool()
+        self._lock = threading.Lock()
+        self._reference: Reference | None = None
+        self._jpeg: CodecLadder | None = None
+        self._figures: OrderedDict[tuple[int, ...], dict] = OrderedDict()
+        self._files: tuple[tuple[int, ...], _RankFiles] | None = None
+
+    # ---- what does not depend on the rank ------------------------------------------------------
+    @property
+    def reference(self) -> Reference:
+        """The original in OpenCV's channel order, as integers at its bit depth."""
+        with self._lock:
+            if self._reference is None:
+                depths = (self.bit_depth,) + tuple(d for d in (8, 16) if d != self.bit_depth)
+                self._reference = Reference.of_pixels(self.src.pixels, bit_depths=depths, bgr=True)
+            return self._reference
+
+    @property
+    def jpeg(self) -> CodecLadder:
+        """The image's JPEG files by quality: every budget search reuses the earlier encodes."""
+        reference = self.reference
+        with self._lock:
+            if self._jpeg is None:
+                eight = reference.samples if reference.samples.dtype == np.uint8 and reference.top == 255 else None
+                if eight is None:
+                    ints = to_integer(self.src.pixels, 8)
+                    eight = np.ascontiguousarray(ints[..., ::-1]) if ints.ndim == 3 else ints
+                self._jpeg = CodecLadder(samples=eight, reference=reference)
+            return self._jpeg
+
+    # ---- one rank's pixels and files -------------------------------------------------------------
+    def channel_ranks(self, rank: Rank) -> tuple[int, ...]:
+        return self.dec.channel_ranks(rank)
+
+    def _rank_files(self, ranks: tuple[int, ...]) -> _RankFiles:
+        with self._lock:
+            if self._files is None or self._files[0] != ranks:
+                self._files = (ranks, _RankFiles())  # only the latest rank's arrays are kept
+            return self._files[1]
+
+    def saved_integers(self, rank: Rank, bit_depth: int | None = None) -> np.ndarray:
+        """The rank-r image as saved: clipped, rounded to bit_depth (default the image's), BGR order."""
+        ranks = self.channel_ranks(rank)
+        depth = self.bit_depth if bit_depth is None else bit_depth
+        if depth != self.bit_depth:
+            return _saved_integers(self.dec, ranks, depth)
+        files = self._rank_files(ranks)
+        with self._lock:
+            if files.saved is None:
+                files.saved = Future()
+                mine = True
+            else:
+                mine = False
+        if mine:
+            _fill(files.saved, _saved_integers, self.dec, ranks, depth)
+        return files.saved.result()
+
+    def container(self, rank: Rank) -> tuple[bytes, np.ndarray]:
+        """The .svdz bytes at this rank and the integers they decode to (BGR order)."""
+        ranks = self.channel_ranks(rank)
+        files = self._rank_files(ranks)
+        with self._lock:
+            if files.container is None:
+                files.container = Future()
+                mine = True
+            else:
+                mine = False
+        if mine:
+            _fill(files.container, _container, self.dec, ranks, self.bit_depth)
+        return files.container.result()
+
+    def known_figures(self, rank: Rank) -> dict:
+        """The figures already measured for this rank (a copy)."""
+        with self._lock:
+            return dict(self._figures.get(self.channel_ranks(rank), {}))
+
+    def _remember(self, ranks: tuple[int, ...], figures: dict) -> None:
+        with self._lock:
+            kept = self._figures.setdefault(ranks, {})
+            kept.update(figures)
+            self._figures.move_to_end(ranks)
+            while len(self._figures) > _KEPT_RANKS:
+                self._figures.popitem(last=False)
+
+
+def _fill(future: Future, fn, *args) -> None:
+    try:
+        future.set_result(fn(*args))
+    except BaseException as exc:  # handed to whoever waits on it
+        future.set_exception(exc)
+        raise
+
+
+def _saved_integers(dec: Decomposition, ranks: tuple[int, ...], bit_depth: int) -> np.ndarray:
+    """dec.reconstruct(ranks) rounded as imageio.as_saved rounds it, straight to integers in BGR
+    order: one product per channel, clipped and rounded by torch, no full-size float copies."""
+    top = 65535 if bit_depth == 16 else 255
+    dtype = np.uint16 if bit_depth == 16 else np.uint8
+    if dec.colour_space == "ycbcr":  # the planes mix before clipping: the general path
+        ints = to_integer(dec.reconstruct(ranks), bit_depth)
+        return np.ascontiguousarray(ints[..., ::-1])
+    out = np.empty(dec.shape, dtype=dtype)
+    for i, (c, r) in enumerate(zip(dec.channels, ranks)):
+        # The same product and float32 rounding as Decomposition.reconstruct and imageio.to_integer.
+        plane = ((c.u[:, :r] * c.s[:r]) @ c.v[:, :r].T).clamp_(0.0, 1.0).mul_(float(top)).round_()
+        plane = plane.cpu().numpy()
+        if out.ndim == 2:
+            out[...] = plane
+        else:
+            out[..., out.shape[2] - 1 - i] = plane  # RGB plane i → BGR
+        del plane
+    return out
+
+
+def _container(dec: Decomposition, ranks: tuple[int, ...], bit_depth: int) -> tuple[bytes, np.ndarray]:
+    """The .svdz bytes and the integers they decode to.
+
+    The pixels come from the quantised factors the bytes were made from, through the decoder's
+    own reconstruction (svdz._reconstruct), so they equal svdz.decode(data) without inflating
+    and parsing the file again (tests/test_measure.py holds them equal).
+    """
+    spec = ranks[0] if len(set(ranks)) == 1 else ranks
+    quantised = svdz._quantise(dec, spec, bit_depth)
+    data = svdz._pack(quantised, bit_depth)
+    ints = to_integer(svdz._reconstruct(quantised), bit_depth)
+    return data, (np.ascontiguousarray(ints[..., ::-1]) if ints.ndim == 3 else ints)
+
+
+# ---- measuring -----------------------------------------------------------------------------------
+def measure_rank(context: MeasureContext, rank: Rank, *, figures: Iterable[str] | None = None,
+                 cancelled: Callable[[], bool] | None = None) -> Iterator[dict]:
+    """Yield the figures of one rank as they become ready, cheapest first: {name: value} dicts.
+
+    rank: an int, one per channel, or (luma, chroma) for YCbCr; RankError when out of range.
+    figures: the names wanted (default all of FIGURES); work nobody asked for is not done.
+    cancelled: checked between figures; when it returns True the generator ends.
+    Figures of a rank measured before on this context come back at once.
+    """
+    dec, src = context.dec, context.src
+    ranks = context.channel_ranks(rank)
+    want = set(FIGURES) if figures is None else set(figures)
+    unknown = want - set(FIGURES)
+    if unknown:
+        raise ValueError(f"unknown figure(s): {', '.join(sorted(unknown))}")
+    stop = cancelled or (lambda: False)
+    known = context.known_figures(ranks)
+
+    def out(values: dict) -> dict:
+        values = {k: v for k, v in values.items() if k in want}
+        context._remember(ranks, values)
+        return values
+
+    residual = float(dec.residual_energy(ranks).sum())
+    cheap = {
+        "rank": ranks[0], "channel_ranks": ranks,
+        "energy": float(energy_from_residual(dec, residual)),
+        "relative_error": float(relative_error_from_residual(dec, residual)),
+        "original_bytes": src.file_bytes, "raw_bytes": src.raw_bytes,
+        "factors_float32_bytes": dec.factor_bytes(ranks),
+        "psnr_estimate_db": float(dec.psnr_estimate(ranks)),
+    }
+    first = out(cheap)
+    if first:
+        yield first
+    ready = {k: known[k] for k in want if k in known}
+    if ready:
+        yield ready
+    todo = want - set(cheap) - set(ready)
+    if not todo or stop():
+        return
+
+    pool = context.executor
+    pending: dict[Future, str] = {}
+
+    def submit(kind: str, fn, *args) -> None:
+        pending[pool.submit(fn, *args)] = kind
+
+    def finished(block: bool) -> Iterator[dict]:
+        """Figures of the background jobs that are done (waiting for one when block)."""
+        if not pending:
+            return
+        done, _ = wait(list(pending), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for future in done:
+            kind = pending.pop(future)
+            yield from (values for values in _collect(kind, future.result()) if values)
+
+    def _collect(kind: str, value) -> Iterator[dict]:
+        if kind == "png":
+            yield out({"png_bytes": value})
+        elif kind == "container":
+            data, decoded = value
+            yield out({"container_bytes": len(data)})
+            if want & set(_JPEG):
+                submit("jpeg", _jpeg_figures, context, len(data), "jpeg_ssim" in want)
+            if "container_psnr_db" in todo:
+                submit("container_psnr", context.reference.psnr, decoded, context.top)
+            if "container_ssim" in todo:
+                submit("container_ssim", context.reference.ssim, decoded, context.top)
+        elif kind == "container_psnr":
+            yield out({"container_psnr_db": value})
+        elif kind == "container_ssim":
+            yield out({"container_ssim": value})
+        elif kind == "jpeg":
+            yield out(value)
+
+    try:
+        need_pixels = todo & {"psnr_db", "ssim", "png_bytes"}
+        if todo & set(_CONTAINER) or todo & set(_JPEG):
+            submit("container", context.container, ranks)
+        if need_pixels:
+            saved = context.saved_integers(ranks)
+            if "png_bytes" in todo:
+                submit("png", _png_bytes, saved)
+            if stop():
+                return
+            if "psnr_db" in todo:
+                yield out({"psnr_db": context.reference.psnr(saved, context.top)})
+                yield from finished(block=False)
+                if stop():
+                    return
+            if "ssim" in todo:
+                value = context.reference.ssim(saved, context.top)
+                yield out({"ssim": None if value is None else float(value)})
+            del saved  # the PNG job holds its own reference
+        while pending:
+            if stop():
+                return
+            yield from finished(block=True)
+    finally:
+        for future in pending:
+            future.cancel()  # not started yet: never runs; running: finishes, unread
+
+
+def _png_bytes(ints: np.ndarray) -> int:
+    return len(encode_samples(ints, ".png"))
+
+
+def _jpeg_figures(context: MeasureContext, budget: int, with_ssim: bool) -> dict:
+    result = context.jpeg.at_budget(budget, with_ssim=with_ssim)
+    if result is None:
+        return dict.fromkeys(_JPEG)
+    return {"jpeg_bytes": int(result.size_bytes), "jpeg_quality": int(result.quality),
+            "jpeg_psnr_db": float(result.psnr_db), "jpeg_ssim": None if result.ssim is None else float(result.ssim),
+            "jpeg_subsampling": result.subsampling}
+
+
+def measure_all(context: MeasureContext, rank: Rank, *, figures: Iterable[str] | None = None) -> dict:
+    """Every figure asked for, collected: what `svdlens report` puts in a row."""
+    values: dict = {}
+    for part in measure_rank(context, rank, figures=figures):
+        values.update(part)
+    return values
+
+
+# ---- saving ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Saved:
+    """A file written for a rank: where, how many bytes, and the PSNR of its pixels as decoded."""
+
+    path: Path
+    size_bytes: int
+    psnr_db: float  # of the file as written (a JPEG loses more than the reconstruction)
+    ranks: tuple[int, ...]
+
+
+def save_rank(context: MeasureContext, rank: Rank, path: str | Path,
+              announce: Callable[[Saved], None] | None = None) -> Saved:
+    """Write the rank-r image (.png/.jpg/.jpeg/.webp by suffix) or its .svdz, atomically, never over
+    the input; the bytes are encoded and measured before anything is written. Reuses what
+    measuring this rank already made (the rounded pixels, the .svdz).
+
+    announce: called with the result once the bytes are safely in a temporary file, before the
+    rename; if it raises, nothing is written (write_atomic's before_replace)."""
+    path = check_output(path, context.src.path)
+    ranks = context.channel_ranks(rank)
+    suffix = path.suffix.lower()
+    if output_kind(path) == "svdz":
+        data, decoded = context.container(ranks)
+        quality = context.reference.psnr(decoded, context.top)
+    else:
+        depth = context.bit_depth if suffix == ".png" else 8
+        ints = context.saved_integers(ranks, depth)
+        data = encode_samples(ints, suffix)
+        top = 65535 if depth == 16 else 255
+        if suffix in (".jpg", ".jpeg"):
+            ints = _decoded_image(data, ints.ndim == 2)
+        quality = context.reference.psnr(ints, top)  # PNG and lossless WebP hold these very integers
+    saved = Saved(path=path, size_bytes=len(data), psnr_db=quality, ranks=ranks)
+    # last: a failure before it leaves no file behind
+    hook = None if announce is None else (lambda: announce(saved))
+    write_atomic(path, data, context.src.path, before_replace=hook)
+    return saved
+
+
+def _decoded_image(data: bytes, grey: bool) -> np.ndarray:
+    import cv2
+
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)

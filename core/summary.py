@@ -1,0 +1,91 @@
+"""One photo's summary for a many-photo report: the rank table plus the ranks that reach targets.
+
+The targets are those of `svdlens compress`: the smallest rank keeping an energy share of
+Σσ² (core.select), and the smallest rank whose .svdz file decodes to a PSNR (core.svdz).
+Both target ranks are measured with the same rows as the ranks asked for, through one
+call of core.report.build_report, so every number is the rank table's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from . import select, svdz
+from .errors import TargetError
+from .imageio import SourceImage
+from .report import Report, build_report
+from .svd import Decomposition
+
+DEFAULT_ENERGY = 0.99
+DEFAULT_PSNR_DB = 30.0
+
+
+@dataclass
+class Target:
+    """A goal ("energy" share or "psnr" in dB) and the smallest rank reaching it (None: out of reach)."""
+
+    kind: str
+    goal: float
+    rank: int | None
+    row: dict | None = None  # the rank table's JSON row at `rank`
+    reason: str = ""  # why there is no rank
+
+    def to_json(self) -> dict:
+        out = {"target": self.kind, "goal": self.goal, "rank": self.rank}
+        if self.row is not None:
+            out["row"] = self.row
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass
+class PhotoSummary:
+    """What a many-photo report keeps of one photo: the report, its targets and the σ-derived PSNR curve."""
+
+    report: Report
+    targets: list[Target]
+    psnr_curve: np.ndarray = field(repr=False)  # unclipped PSNR (dB) of ranks 1..max_rank, from σ
+
+    def to_json(self) -> dict:
+        """Today's single-photo object, plus `targets`."""
+        out = self.report.to_json()
+        out["targets"] = [t.to_json() for t in self.targets]
+        return out
+
+
+def _target_rank(kind: str, goal: float, src: SourceImage, dec: Decomposition) -> tuple[int | None, str]:
+    try:
+        if kind == "energy":
+            return select.rank_for_energy(dec, goal), ""
+        return svdz.rank_for_decoded_psnr(dec, goal, bit_depth=src.bit_depth), ""
+    except TargetError as exc:
+        return None, str(exc)
+
+
+def summarise(
+    src: SourceImage,
+    dec: Decomposition,
+    ranks: Iterable[int],
+    *,
+    energy: float = DEFAULT_ENERGY,
+    psnr_db: float = DEFAULT_PSNR_DB,
+    progress: Callable[[int, int], None] | None = None,
+) -> PhotoSummary:
+    """The rank table at `ranks` (rows in that order, as `svdlens report` prints them) and the targets."""
+    ranks = list(ranks)
+    goals = [("energy", float(energy)), ("psnr", float(psnr_db))]
+    found = [_target_rank(kind, goal, src, dec) for kind, goal in goals]
+    extra = [r for r, _ in found if r is not None]
+    # One measurement for both: build_report measures a rank once however often it is listed.
+    full = build_report(src, dec, ranks + extra, progress=progress)
+    rows = full.rows[: len(ranks)]
+    measured = {row.rank: row for row in full.rows[len(ranks):]}
+    targets = [Target(kind, goal, rank, None if rank is None else measured[rank].to_json(), reason)
+               for (kind, goal), (rank, reason) in zip(goals, found)]
+    # Notes about target ranks (never clamped: they come from the factors) cannot occur; keep the table's.
+    report = Report(image=full.image, rows=rows, notes=full.notes)
+    return PhotoSummary(report=report, targets=targets, psnr_curve=select.psnr_curve(dec))

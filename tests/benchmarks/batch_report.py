@@ -1,0 +1,117 @@
+"""Many photos: one `svdlens report FOLDER` process against one `svdlens report PHOTO` process per photo.
+
+Run from the repository root (numbers in README "Many photos"):
+
+    .venv/bin/python tests/benchmarks/batch_report.py                 # 20 photos of 2–8 MP
+    .venv/bin/python tests/benchmarks/batch_report.py --low-mp 0.2 --high-mp 0.8 --jobs 1,2
+
+The photos are made by batch_photos.py (upscaled and cropped from ../shared/images, outside the
+repository, in a temporary folder unless --folder is given). Both ways run in the same session,
+alternating round by round; each process's wall time and peak resident memory (ru_maxrss from
+wait4) are measured, and the JSON both print is checked to be the same numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from batch_photos import make_photos  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(argv: list[str]) -> tuple[float, int, str]:
+    """(seconds, peak RSS in bytes, stdout) of one svdlens process."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "tui.cli", *argv], cwd=ROOT, stdout=out,
+                                stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        text = out.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"svdlens {' '.join(argv)} exited with {proc.returncode}")
+    return seconds, usage.ru_maxrss * 1024, text
+
+
+# The same question both ways: the rank table and the summary's targets (given explicitly, so that a
+# one-photo run computes them too and both ways print the same JSON object per photo).
+SAME = ["--json", "--device", "cpu", "--energy", "99%", "--psnr", "30"]
+
+
+def _same(obj: dict) -> dict:
+    obj["image"].pop("path")  # the only field that differs: how the photo was named
+    return obj
+
+
+def one_process(folder: Path, ranks: str, jobs: int) -> dict:
+    seconds, rss, text = run(["report", str(folder), "--ranks", ranks, "--jobs", str(jobs), *SAME])
+    return {"seconds": seconds, "peak_rss": rss, "rows": [_same(json.loads(line)) for line in text.splitlines()]}
+
+
+def process_per_photo(photos: list[Path], ranks: str) -> dict:
+    total, peaks, rows = 0.0, [], []
+    for photo in photos:
+        seconds, rss, text = run(["report", str(photo), "--ranks", ranks, *SAME])
+        total += seconds
+        peaks.append(rss)
+        rows.append(_same(json.loads(text)))
+    return {"seconds": total, "peak_rss": max(peaks), "largest_photo_rss": peaks[-1], "rows": rows}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--folder", type=Path, help="where to make the photos (default: a temporary folder)")
+    p.add_argument("--count", type=int, default=20)
+    p.add_argument("--low-mp", type=float, default=2.0)
+    p.add_argument("--high-mp", type=float, default=8.0)
+    p.add_argument("--ranks", default="500,250,100,50,25,10")
+    p.add_argument("--jobs", default="1", help="comma-separated --jobs values for the one-process runs")
+    p.add_argument("--rounds", type=int, default=1)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="svdlens-bench-") as tmp:
+        folder = args.folder or Path(tmp) / "photos"
+        photos = make_photos(folder, args.count, args.low_mp, args.high_mp)  # sorted by size, largest last
+        print(f"{len(photos)} photos of {args.low_mp:g}–{args.high_mp:g} MP in {folder}; ranks {args.ranks}; "
+              f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}", flush=True)
+        jobs = [int(j) for j in args.jobs.split(",")]
+        results: dict[str, list[dict]] = {}
+        for r in range(args.rounds):
+            order = ["separate"] + [f"one process, --jobs {j}" for j in jobs]
+            if r % 2:
+                order.reverse()  # alternate, so a change in the machine's load hits both ways
+            for way in order:
+                if way == "separate":
+                    got = process_per_photo(photos, args.ranks)
+                else:
+                    got = one_process(folder, args.ranks, int(way.rsplit(" ", 1)[1]))
+                results.setdefault(way, []).append(got)
+                print(f"round {r + 1}: {way}: {got['seconds']:.1f} s, peak {got['peak_rss'] / 2**20:.0f} MiB",
+                      flush=True)
+        separate = results["separate"]
+        for way, runs in results.items():
+            if way != "separate":
+                assert all(run_["rows"] == separate[0]["rows"] for run_ in runs), f"{way}: numbers differ"
+        base = statistics.median(r["seconds"] for r in separate)
+        print(f"\n{'way':<24} {'median s':>9} {'photos/min':>11} {'× separate':>11} {'peak MiB':>9}")
+        for way, runs in results.items():
+            seconds = statistics.median(r["seconds"] for r in runs)
+            peak = max(r["peak_rss"] for r in runs)
+            print(f"{way:<24} {seconds:9.1f} {60 * len(photos) / seconds:11.2f} {base / seconds:11.2f} "
+                  f"{peak / 2**20:9.0f}")
+        print(f"largest photo's own report: peak {max(r['largest_photo_rss'] for r in separate) / 2**20:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
