@@ -10,6 +10,13 @@ from textual.geometry import Region
 from apphelp import make_app, photo, screen_lines
 
 
+def close(app) -> None:
+    """Shut the app's executor down as `svdlens` does at exit: no thread outlives the test (test_pressure
+    counts the svdlens threads of the whole process)."""
+    if app.executor is not None:
+        app.executor.shutdown()
+
+
 @pytest.mark.parametrize("size", [(160, 50), (80, 24)])
 async def test_the_footer_ends_with_the_palette_key_whatever_has_focus(tmp_path, size):
     # The compact footer gave the docked "^p palette" key a right margin: the last column showed the
@@ -22,6 +29,7 @@ async def test_the_footer_ends_with_the_palette_key_whatever_has_focus(tmp_path,
             assert len(footer) == size[0] and footer.endswith("▏^p palette"), (app.focused, footer)
             await pilot.press("tab")
             await pilot.pause(0.2)
+    close(app)
 
 
 async def test_the_title_says_grey_for_a_grey_file_and_float_for_a_float_file(tmp_path):
@@ -43,6 +51,7 @@ async def test_the_title_says_grey_for_a_grey_file_and_float_for_a_float_file(tm
             title = screen_lines(app)[0]
             assert all(word in title for word in words), title
             assert not any(word in title for word in not_words), title
+        close(app)
 
 
 @pytest.mark.parametrize("where", ["working folder", "SVDLENS_SCREENSHOTS"])
@@ -77,6 +86,7 @@ async def test_the_palette_screenshot_lands_in_a_folder_that_exists_and_says_whe
         said = ["".join(line.strip(" ▌") for line in text.splitlines()) for text in toasts]
         assert any("Savedscreenshotto" in text.replace(" ", "") and str(saved[0]) in text for text in said), toasts
     assert not (home / "Downloads").exists()
+    close(app)
 
 
 async def test_a_screenshot_folder_that_does_not_exist_is_named(tmp_path, monkeypatch):
@@ -93,3 +103,4 @@ async def test_a_screenshot_folder_that_does_not_exist_is_named(tmp_path, monkey
         said = " ".join(line.strip(" ▌") for line in screen_lines(app))
         assert "cannot save a screenshot in" in said and "SVDLENS_SCREENSHOTS" in said, said[-400:]
     assert not (tmp_path / "no such folder").exists()
+    close(app)
