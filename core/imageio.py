@@ -40,12 +40,13 @@ class SourceImage(ImageShape):
 
     path: Path
     pixels: np.ndarray  # float32, H×W (grey) or H×W×3 (RGB), in [0, 1]
-    bit_depth: int  # 8 or 16: the depth results are saved back at
+    bit_depth: int  # 8 or 16: the depth results are saved back at (16 for float files)
     file_bytes: int
     notes: tuple[str, ...] = ()  # e.g. "transparent pixels composited on white"
     mode: str = "colour"  # the mode asked for: "grey" or "colour"
     format: str = ""  # e.g. "PNG", "JPEG", "SVDZ" ("" when unknown)
     stored_ranks: tuple[int, ...] = ()  # for a .svdz: the rank of each channel the file keeps
+    float_bits: int = 0  # 32 or 64 for a file of float samples (kept as they are), else 0
 
     @property
     def channels(self) -> int:
@@ -53,8 +54,9 @@ class SourceImage(ImageShape):
 
     @property
     def raw_bytes(self) -> int:
-        """H·W·C bytes of samples (two bytes per sample for 16-bit images)."""
-        return self.height * self.width * self.channels * (2 if self.bit_depth == 16 else 1)
+        """H·W·C bytes of samples (two per sample for 16-bit images, four or eight for float files)."""
+        per_sample = self.float_bits // 8 if self.float_bits else (2 if self.bit_depth == 16 else 1)
+        return self.height * self.width * self.channels * per_sample
 
 
 def sample_image_path() -> Path:
@@ -165,6 +167,8 @@ def _read_svdz(path: Path, data: bytes, mode: str, max_pixels: int) -> SourceIma
 
 
 def _scale(ints: np.ndarray) -> np.ndarray:
+    if ints.dtype.kind == "f":  # float samples, already checked to lie on [0, 1]
+        return ints.astype(np.float32)
     top = 65535.0 if ints.dtype == np.uint16 else 255.0
     return (ints.astype(np.float32) / np.float32(top)).astype(np.float32)
 
@@ -184,8 +188,18 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
     quiet_opencv()
     path = Path(path)
     data = read_file(path, ImageError, "an image")
-    if path.suffix.lower() == SVDZ_SUFFIX or data.startswith(b"PK\x03\x04"):  # .svdz is a zip archive
+    # .svdz is a zip archive: the bytes decide, so a renamed file of either kind still opens.
+    mislabelled = path.suffix.lower() == SVDZ_SUFFIX and not data.startswith(b"PK\x03\x04") and _sniff(data)
+    if not mislabelled and (path.suffix.lower() == SVDZ_SUFFIX or data.startswith(b"PK\x03\x04")):
         return _read_svdz(path, data, mode, max_pixels)
+    src = _read_picture(path, data, mode, max_pixels, capture_decoder_messages)
+    if mislabelled:
+        src = replace(src, notes=(f"named {SVDZ_SUFFIX} but holds a {mislabelled} image",) + src.notes)
+    return src
+
+
+def _read_picture(path: Path, data: bytes, mode: str, max_pixels: int, capture_decoder_messages: bool) -> SourceImage:
+    """read_image for the bytes of a picture file (anything but .svdz)."""
 
     head = _probe(data)
     if head is not None:
@@ -214,7 +228,17 @@ def read_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFA
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error"
         raise ImageError(f"{display_path(path)}: OpenCV could not decode it ({reason[:120]})") from None
     if raw is None or raw.size == 0:
+        if data.startswith(_EXR_MAGIC):  # OpenCV reads EXR only when built with it and allowed by env var
+            raise ImageError(f"{display_path(path)}: OpenEXR files cannot be read here (OpenCV's EXR decoder is "
+                             "not available); convert it to a 32-bit float TIFF")
         kind = head.format if head is not None and head.format else _sniff(data)
+        samples = _tiff_samples(data) if kind == "TIFF" else None
+        if samples is not None and samples not in _OPENCV_TIFF_SAMPLES:
+            # e.g. half floats: a valid file OpenCV has no decoder for, not a damaged one
+            bits, sample_format = samples
+            name = _sample_name(np.dtype(f"{_TIFF_SAMPLE_KINDS.get(sample_format, 'V')}{max(bits // 8, 1)}"))
+            raise ImageError(f"{display_path(path)}: {name} TIFF samples are not supported (8- or 16-bit "
+                             "integers, or 32- or 64-bit floats in [0, 1])")
         if kind:
             raise ImageError(f"{display_path(path)}: a corrupt or truncated {kind} file (OpenCV cannot decode it)")
         raise ImageError(f"{display_path(path)}: not a readable image (corrupt, truncated, or not an image at all)")
@@ -254,6 +278,7 @@ def _decoder_messages(said: list[str], capture: bool):
             said.extend(line.strip() for line in text.splitlines() if line.strip())
 
 
+_EXR_MAGIC = b"v/1\x01"
 _MAGIC = ((b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"II*\x00", "TIFF"),
           (b"MM\x00*", "TIFF"), (b"BM", "BMP"))
 
@@ -265,6 +290,29 @@ def _sniff(data: bytes) -> str:
     return next((name for magic, name in _MAGIC if data.startswith(magic)), "")
 
 
+_TIFF_SAMPLE_KINDS = {1: "u", 2: "i", 3: "f"}  # TIFF tag 339 SampleFormat -> numpy kind
+# What OpenCV's TIFF decoder reads, as (bits per sample, SampleFormat).
+_OPENCV_TIFF_SAMPLES = {(1, 1), (8, 1), (16, 1), (32, 1), (64, 1), (8, 2), (16, 2), (32, 2), (32, 3), (64, 3)}
+
+
+def _tiff_samples(data: bytes) -> tuple[int, int] | None:
+    """(bits per sample, SampleFormat) of a TIFF's first image, read by Pillow's tag parser; None if unreadable."""
+    from PIL import TiffImagePlugin
+
+    try:
+        stream = io.BytesIO(data)
+        ifd = TiffImagePlugin.ImageFileDirectory_v2(data[:8])
+        stream.seek(ifd.next)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Truncated File Read": the caller says so in its own words
+            ifd.load(stream)
+        bits = ifd.get(258, (1,))
+        sample_format = ifd.get(339, (1,))
+        return int(bits[0]), int(sample_format[0])
+    except Exception:  # noqa: BLE001 - a damaged header: the caller says "corrupt or truncated"
+        return None
+
+
 def _pillow_limit() -> int:
     from PIL import Image
 
@@ -273,12 +321,21 @@ def _pillow_limit() -> int:
 
 def _from_decoded(path: Path, raw: np.ndarray, head: _Header | None, mode: str, file_bytes: int) -> SourceImage:
     notes: list[str] = []
+    float_bits = 0
     if raw.dtype == np.uint8:
         bit_depth, top = 8, 255
     elif raw.dtype == np.uint16:
         bit_depth, top = 16, 65535
+    elif raw.dtype in (np.float32, np.float64):
+        # Float images (science, HDR tools) whose samples are already on [0, 1] are used as they are;
+        # results are saved at 16 bits, the finest integer depth the writers have.
+        float_bits = raw.dtype.itemsize * 8
+        raw = _checked_floats(path, raw)
+        bit_depth, top = 16, 1.0
+        notes.append(f"{float_bits}-bit float samples used as they are (results are saved at 16 bits)")
     else:
-        raise ImageError(f"{display_path(path)}: {raw.dtype} samples are not supported (only 8-bit and 16-bit images)")
+        raise ImageError(f"{display_path(path)}: {_sample_name(raw.dtype)} samples are not supported (8- or 16-bit "
+                         "integers, or 32- or 64-bit floats in [0, 1])")
     if raw.ndim == 3 and raw.shape[2] == 1:
         raw = raw[..., 0]
     if raw.ndim == 3 and raw.shape[2] == 2:  # grey + alpha, as some decoders give it
@@ -301,12 +358,15 @@ def _from_decoded(path: Path, raw: np.ndarray, head: _Header | None, mode: str, 
     if raw.ndim == 3 and raw.shape[2] == 4:
         alpha = raw[..., 3]
         bgr = raw[..., :3]
-        if int(alpha.min()) < top:
+        if alpha.min() < top:
             # Composite in float, then round back to the file's integers: the result is what an
             # opaque copy of the image on a white page holds, so full rank gives it back exactly.
             a = alpha.astype(np.float32)[..., None] / np.float32(top)
             mixed = bgr.astype(np.float32) * a + np.float32(top) * (1.0 - a)
-            bgr = np.clip(np.rint(mixed), 0, top).astype(raw.dtype)
+            if raw.dtype.kind == "f":
+                bgr = np.clip(mixed, 0, 1).astype(np.float32)
+            else:
+                bgr = np.clip(np.rint(mixed), 0, top).astype(raw.dtype)
             notes.append(f"transparent pixels composited on {BACKGROUND}")
         raw = np.ascontiguousarray(bgr)
 
@@ -320,7 +380,28 @@ def _from_decoded(path: Path, raw: np.ndarray, head: _Header | None, mode: str, 
     if raw.ndim == 3:
         raw = np.ascontiguousarray(raw[..., ::-1])  # BGR -> RGB
     return SourceImage(path=path, pixels=_scale(raw), bit_depth=bit_depth, file_bytes=file_bytes,
-                       notes=tuple(notes), mode=mode, format=(head.format if head is not None else ""))
+                       notes=tuple(notes), mode=mode, format=(head.format if head is not None else ""),
+                       float_bits=float_bits)
+
+
+def _sample_name(dtype: np.dtype) -> str:
+    """A sample type as a person says it: "32-bit signed integer", "16-bit float"."""
+    kind = {"u": "unsigned integer", "i": "signed integer", "f": "float"}.get(dtype.kind, str(dtype))
+    return f"{dtype.itemsize * 8}-bit {kind}"
+
+
+def _checked_floats(path: Path, raw: np.ndarray) -> np.ndarray:
+    """Float samples as float32 if they are finite and on [0, 1]; ImageError naming what was found otherwise."""
+    finite = np.isfinite(raw)
+    if not finite.all():
+        bad = int(raw.size - np.count_nonzero(finite))
+        raise ImageError(f"{display_path(path)}: {bad:,} of {raw.size:,} float samples are NaN or infinite "
+                         "(only finite samples in [0, 1] can be used)")
+    low, high = float(raw.min()), float(raw.max())
+    if low < 0 or high > 1:
+        raise ImageError(f"{display_path(path)}: float samples range from {low:.6g} to {high:.6g}, outside [0, 1] "
+                         "(scale them to [0, 1] first)")
+    return raw.astype(np.float32)
 
 
 def load_image(path: str | Path, mode: str = "colour", *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

@@ -365,10 +365,14 @@ class Saved:
     ranks: tuple[int, ...]
 
 
-def save_rank(context: MeasureContext, rank: Rank, path: str | Path) -> Saved:
+def save_rank(context: MeasureContext, rank: Rank, path: str | Path,
+              announce: Callable[[Saved], None] | None = None) -> Saved:
     """Write the rank-r image (.png/.jpg/.jpeg/.webp by suffix) or its .svdz, atomically, never over
     the input; the bytes are encoded and measured before anything is written. Reuses what
-    measuring this rank already made (the rounded pixels, the .svdz)."""
+    measuring this rank already made (the rounded pixels, the .svdz).
+
+    announce: called with the result once the bytes are safely in a temporary file, before the
+    rename; if it raises, nothing is written (write_atomic's before_replace)."""
     path = check_output(path, context.src.path)
     ranks = context.channel_ranks(rank)
     suffix = path.suffix.lower()
@@ -383,8 +387,11 @@ def save_rank(context: MeasureContext, rank: Rank, path: str | Path) -> Saved:
         if suffix in (".jpg", ".jpeg"):
             ints = _decoded_image(data, ints.ndim == 2)
         quality = context.reference.psnr(ints, top)  # PNG and lossless WebP hold these very integers
-    write_atomic(path, data, context.src.path)  # last: a failure before it leaves no file behind
-    return Saved(path=path, size_bytes=len(data), psnr_db=quality, ranks=ranks)
+    saved = Saved(path=path, size_bytes=len(data), psnr_db=quality, ranks=ranks)
+    # last: a failure before it leaves no file behind
+    hook = None if announce is None else (lambda: announce(saved))
+    write_atomic(path, data, context.src.path, before_replace=hook)
+    return saved
 
 
 def _decoded_image(data: bytes, grey: bool) -> np.ndarray:

@@ -6,11 +6,13 @@ import errno
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
 
 from .errors import OutputError, display_path
+from .files import LOOP, missing_reason
 from .pixels import to_integer
 from .runtime import quiet_opencv, umask
 
@@ -54,13 +56,26 @@ def check_output(path: str | Path, *inputs: str | Path, allowed: tuple[str, ...]
     try:
         for given in inputs:
             src = Path(given)
-            if _same_file(path, src) or path.resolve() == src.resolve():
+            # os.path.realpath, not Path.resolve: on Python 3.12 resolve raises RuntimeError on a symlink loop
+            if _same_file(path, src) or os.path.realpath(path) == os.path.realpath(src):
                 raise OutputError(f"{display_path(path)}: refusing to write over the input {display_path(src)}")
         if path.is_dir():
             raise OutputError(f"{display_path(path)}: is a directory")
+        if path.exists() and not path.is_file():
+            # The finished file is renamed into place: a FIFO or a device there would be replaced, not written to.
+            raise OutputError(f"{display_path(path)}: not a regular file (a pipe, device or socket); "
+                              "name a file to write")
         folder = path.parent if str(path.parent) else Path(".")
         if not folder.is_dir():
+            if missing_reason(folder) == LOOP:
+                raise OutputError(f"{display_path(path)}: the folder {display_path(folder)} is {LOOP}")
             raise OutputError(f"{display_path(path)}: the folder {display_path(folder)} does not exist")
+        if path.is_symlink() and not path.exists():
+            # A dangling link or a loop: os.replace would swap the link itself for the file. Say so instead.
+            reason = missing_reason(path)
+            if reason != LOOP:
+                reason = f"a symbolic link to {display_path(os.readlink(path))}, which does not exist"
+            raise OutputError(f"{display_path(path)}: is {reason}; remove the link or name another file")
         if not os.access(folder, os.W_OK | os.X_OK):
             raise OutputError(f"{display_path(path)}: the folder {display_path(folder)} is not writable")
     except OSError as exc:  # e.g. a file name too long for the file system, a symlink loop
@@ -116,10 +131,13 @@ def _describe(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def write_atomic(path: str | Path, data: bytes, *inputs: str | Path) -> Path:
+def write_atomic(path: str | Path, data: bytes, *inputs: str | Path,
+                 before_replace: Callable[[], None] | None = None) -> Path:
     """Write data to path via a temporary file in the same folder, fsync, then rename over.
 
     On any failure the temporary file is removed and the destination is left as it was.
+    before_replace: called once the data is safely in the temporary file, just before the rename;
+    if it raises, nothing is written (e.g. the CLI's "wrote ..." line, when stdout is a full disk).
     """
     path = Path(path)
     for given in inputs:  # checked again: the world may have changed since check_output
@@ -137,6 +155,11 @@ def write_atomic(path: str | Path, data: bytes, *inputs: str | Path) -> Path:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp_name, 0o666 & ~umask())  # mkstemp makes 0600; give the usual mode
+        except OSError as exc:
+            raise OutputError(f"{display_path(path)}: could not be written ({_describe(exc)})") from None
+        if before_replace is not None:
+            before_replace()  # its own errors are its caller's (a broken pipe is not a disk problem)
+        try:
             os.replace(tmp_name, path)
         except OSError as exc:
             raise OutputError(f"{display_path(path)}: could not be written ({_describe(exc)})") from None

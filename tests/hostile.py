@@ -126,7 +126,13 @@ def build_corpus(folder: Path) -> list[Case]:
     alpha16 = np.linspace(0, 65535, w).astype(np.uint16)[None, :].repeat(h, 0)
     add("rgba 16-bit.png", _cv(".png", np.dstack([rgb[..., ::-1].astype(np.uint16) * 257, alpha16])), "ok",
         note="composited", shape=(h, w, 3), bit_depth=16)
-    add("float.tiff", _cv(".tiff", rgb.astype(np.float32) / 255), "bad", reason="not supported")
+    floats = rgb[..., ::-1].astype(np.float32) / 255  # BGR for OpenCV's writer
+    add("float.tiff", _cv(".tiff", floats), "ok", note="32-bit float", shape=(h, w, 3), bit_depth=16)
+    add("float grey.pfm", _cv(".pfm", floats[..., 1].copy()), "ok", note="32-bit float", shape=(h, w), bit_depth=16)
+    add("float counts.tiff", _cv(".tiff", floats * 300 - 20), "bad", reason="outside [0, 1]")
+    holes = floats.copy()
+    holes[3, 4] = np.nan
+    add("float nan.tiff", _cv(".tiff", holes), "bad", reason="NaN or infinite")
     add("uint32.tiff", _cv(".tiff", rgb.astype(np.uint32) * 65536), "bad", reason="not supported")
     alpha = np.linspace(0, 255, w, dtype=np.uint8)[None, :].repeat(h, 0)
     add("grey alpha.png", _pil(Image.fromarray(np.dstack([grey, alpha]), "LA"), "PNG"), "ok", note="composited",

@@ -319,6 +319,7 @@ def fake_app(monkeypatch):
 
     module.run_app = run_app
     monkeypatch.setitem(sys.modules, "tui.lifecycle", module)
+    monkeypatch.setattr("tui.cli._terminal_problem", lambda: None)  # pytest gives no terminal
     return calls
 
 
@@ -375,6 +376,7 @@ def test_app_gets_a_raised_pixel_limit(photo_png, monkeypatch):
     module = types.ModuleType("tui.lifecycle")
     module.run_app = lambda path, **kwargs: calls.append((path, kwargs)) or 3
     monkeypatch.setitem(sys.modules, "tui.lifecycle", module)
+    monkeypatch.setattr("tui.cli._terminal_problem", lambda: None)  # pytest gives no terminal
     assert main([str(photo_png), "--max-pixels", "5000000"]) == 3  # the app's exit code is passed on
     assert calls == [(Path(photo_png), {"preview": "auto", "mode": "colour", "device": "auto",
                                         "max_pixels": 5_000_000})]

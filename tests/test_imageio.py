@@ -286,11 +286,104 @@ def test_unreadable_file(tmp_path, photo_png, monkeypatch):
     _refused(photo_png, "permission denied")
 
 
-def test_float_samples_are_refused_clearly(tmp_path):
-    ok, buf = cv2.imencode(".tiff", np.full((4, 4), 0.5, np.float32))
-    path = tmp_path / "float.tiff"
+# ---- float images (issue 14 item 8): samples in [0, 1] load as they are, others are refused by name --
+
+def _float_photo(photo_rgb, channels: int, dtype) -> np.ndarray:
+    """Floats in [0, 1] that are not on the 8-bit grid: what a science pipeline writes."""
+    rgb = photo_rgb.astype(np.float64) / 255 * 0.98 + 0.01 + np.linspace(0, 0.003, photo_rgb.shape[1])[:, None]
+    return (rgb.mean(axis=2) if channels == 1 else rgb).astype(dtype)
+
+
+def _write_tiff(path: Path, array: np.ndarray) -> Path:
+    import tifffile  # scikit-image's dependency: writes every sample type, float16 included
+
+    tifffile.imwrite(path, array, photometric="rgb" if array.ndim == 3 else "minisblack")
+    return path
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_tiff_in_0_1_loads_as_it_is(tmp_path, photo_rgb, channels, dtype):
+    floats = _float_photo(photo_rgb, channels, dtype)
+    src = read_image(_write_tiff(tmp_path / "science.tif", floats))
+    np.testing.assert_array_equal(src.pixels, floats.astype(np.float32))  # no rounding to 8 or 16 bits
+    assert src.bit_depth == 16  # saved back at the finest integer depth
+    assert src.raw_bytes == floats.size * np.dtype(dtype).itemsize
+    bits = np.dtype(dtype).itemsize * 8
+    assert any(f"{bits}-bit float" in note for note in src.notes), src.notes
+    grey = read_image(tmp_path / "science.tif", "grey").pixels
+    assert grey.shape == floats.shape[:2] and grey.dtype == np.float32
+    if channels == 3:  # BT.601 luma, computed on the floats
+        luma = floats.astype(np.float64) @ [0.299, 0.587, 0.114]
+        np.testing.assert_allclose(grey, luma, atol=1e-5)
+
+
+@pytest.mark.parametrize("suffix", [".pfm", ".hdr"])
+def test_other_float_formats_opencv_reads(tmp_path, photo_rgb, suffix):
+    floats = _float_photo(photo_rgb, 3, np.float32)
+    path = tmp_path / f"float{suffix}"
+    ok, buf = cv2.imencode(suffix, np.ascontiguousarray(floats[..., ::-1]))
+    assert ok
     path.write_bytes(buf.tobytes())
-    _refused(path, "not supported")
+    src = read_image(path)
+    expected = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)[..., ::-1]  # Radiance HDR keeps 8-bit mantissas
+    np.testing.assert_array_equal(src.pixels, expected)
+    assert np.abs(src.pixels - floats).max() < (1e-7 if suffix == ".pfm" else 0.01)
+
+
+def test_float_tiff_with_alpha_is_composited_on_white_in_float(tmp_path, photo_rgb):
+    floats = _float_photo(photo_rgb, 3, np.float32)
+    alpha = np.linspace(0, 1, floats.shape[1], dtype=np.float32)[None, :, None].repeat(floats.shape[0], 0)
+    import tifffile
+
+    path = tmp_path / "alpha.tif"
+    tifffile.imwrite(path, np.concatenate([floats, alpha], axis=2), photometric="rgb", extrasamples=["unassalpha"])
+    src = read_image(path)
+    np.testing.assert_allclose(src.pixels, floats * alpha + (1 - alpha), atol=1e-6)
+    assert any("composited" in note for note in src.notes)
+
+
+@pytest.mark.parametrize("bad, found", [(np.nan, "NaN or infinite"), (np.inf, "NaN or infinite"),
+                                        (-np.inf, "NaN or infinite")])
+def test_float_tiff_with_nan_or_inf_is_refused(tmp_path, photo_rgb, bad, found):
+    floats = _float_photo(photo_rgb, 3, np.float32)
+    floats[5, 7, 1] = bad
+    floats[9, 2, 0] = bad
+    message = _refused(_write_tiff(tmp_path / "holes.tif", floats), found)
+    assert "2 of" in message
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_float_tiff_outside_0_1_names_the_range_found(tmp_path, photo_rgb, channels):
+    floats = _float_photo(photo_rgb, channels, np.float32) * 4000 - 12.5  # e.g. raw counts
+    message = _refused(_write_tiff(tmp_path / "counts.tif", floats), "outside [0, 1]")
+    assert f"{floats.min():.6g}" in message and f"{floats.max():.6g}" in message
+
+
+def test_half_float_tiff_is_named_not_called_corrupt(tmp_path, photo_rgb):
+    # OpenCV has no decoder for 16-bit float TIFF: say what the file holds, not "corrupt or truncated".
+    message = _refused(_write_tiff(tmp_path / "half.tif", _float_photo(photo_rgb, 3, np.float16)), "not supported")
+    assert "16-bit float" in message and "corrupt" not in message
+
+
+def test_openexr_is_named_when_opencv_cannot_decode_it(tmp_path):
+    import struct
+
+    # The start of a real single-part scanline EXR: magic, version 2, then the header attributes.
+    attribute = b"compression\0compression\0" + struct.pack("<i", 1) + b"\0"
+    path = tmp_path / "render.exr"
+    path.write_bytes(b"v/1\x01" + struct.pack("<i", 2) + attribute + b"\0" * 64)
+    if cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED) is not None:
+        pytest.skip("this OpenCV decodes EXR")
+    message = _refused(path, "OpenEXR")
+    assert "32-bit float TIFF" in message and "corrupt" not in message
+
+
+@pytest.mark.parametrize("dtype, name", [(np.int32, "32-bit signed integer"), (np.uint32, "32-bit unsigned integer"),
+                                         (np.int16, "16-bit signed integer"), (np.int8, "8-bit signed integer")])
+def test_other_sample_types_are_named(tmp_path, photo_rgb, dtype, name):
+    message = _refused(_write_tiff(tmp_path / "ints.tif", photo_rgb[..., 0].astype(dtype) // 2), "not supported")
+    assert name in message
 
 
 def test_unknown_mode(photo_png):

@@ -68,6 +68,22 @@ MEASURED_FIGURES = frozenset(f.name for f in dataclasses.fields(TableState) if f
     "jpeg_note", "svdz_note", "max_error", "max_error_at"}
 
 
+SCREENSHOTS_ENV = "SVDLENS_SCREENSHOTS"
+
+
+def screenshot_folder() -> Path:
+    """Where the palette's screenshots go: $SVDLENS_SCREENSHOTS, else the working folder."""
+    return Path(os.environ.get(SCREENSHOTS_ENV) or os.getcwd()).expanduser()
+
+
+def next_classic_rank(rank: int) -> int:
+    """F7: the largest classic rank below rank (51 → 50, 26 → 25, 600 → 500); from the smallest or
+    below, back to the largest. Always downwards, so a clamped 500 (rank 300 on a 300-pixel image)
+    moves on to 250."""
+    below = [r for r in CLASSIC_RANKS if r < rank]
+    return max(below) if below else max(CLASSIC_RANKS)
+
+
 def refining_note(dec) -> str:
     """The sub-title's note for the refinement that runs next (see Decomposition.refine)."""
     next_ranks = int(getattr(dec, "next_ranks", 0) or 0)
@@ -106,7 +122,6 @@ class SvdlensApp(App[int]):
         self._rank_generation = 0
         self._measure_timer = None
         self._panes_pending = False
-        self._preset_index = -1
         self._energy_index = -1
         self.last_error: str | None = None  # the last message shown as an error (tests read it)
         # The loop's executor for thread workers, set by the factory (tui.lifecycle); None: asyncio's own.
@@ -249,8 +264,10 @@ class SvdlensApp(App[int]):
         self.mode = self._wanted_mode = loaded.mode
         src = loaded.source
         notes = f" · {'; '.join(src.notes)}" if src.notes else ""
-        self.sub_title = (f"{src.path.name} · {src.width}×{src.height} · {loaded.mode} · "
-                          f"{src.bit_depth}-bit · {loaded.method}{notes}")
+        # What is shown, not what was asked for: a grey file stays grey in colour mode.
+        shown = "colour" if src.channels == 3 else "grey"
+        depth = f"{src.float_bits}-bit float" if src.float_bits else f"{src.bit_depth}-bit"
+        self.sub_title = f"{src.path.name} · {src.width}×{src.height} · {shown} · {depth} · {loaded.method}{notes}"
         self._follow_in_picker(src.path)
         if not refined:
             for note in src.notes:
@@ -509,13 +526,7 @@ class SvdlensApp(App[int]):
         self._apply_rank(int(rank), quiet_clamp=False)
 
     def action_next_preset(self) -> None:
-        # 500 → 250 → … → 10 → 500; a clamped preset (500 on a 400-pixel image) still moves on.
-        if self.rank in CLASSIC_RANKS:
-            index = (CLASSIC_RANKS.index(self.rank) + 1) % len(CLASSIC_RANKS)
-        else:
-            index = (self._preset_index + 1) % len(CLASSIC_RANKS)
-        self._preset_index = index
-        self._apply_rank(CLASSIC_RANKS[index], quiet_clamp=False)
+        self._apply_rank(next_classic_rank(self.rank), quiet_clamp=False)
 
     def action_next_energy(self) -> None:
         if self.loaded is None:
@@ -710,6 +721,18 @@ class SvdlensApp(App[int]):
         raise TimeoutError(f"the app did not settle in {timeout} s: workers {busy}")
 
     # ---- command palette -------------------------------------------------------------------
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """The palette's "Screenshot". Textual saves into ~/Downloads (platformdirs' user_downloads_path
+        when path is None), which most SSH hosts lack; here it goes to $SVDLENS_SCREENSHOTS or the working
+        folder, and Textual's notification names the file."""
+        folder = Path(path) if path is not None else screenshot_folder()
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            self.notify(f"cannot save a screenshot in {folder}: not a writable folder "
+                        f"(set {SCREENSHOTS_ENV} to one)", title="Screenshot", severity="error")
+            return None
+        return super().deliver_screenshot(filename, str(folder), time_format)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from svdlens_commands(self)

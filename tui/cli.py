@@ -24,9 +24,80 @@ class UsageError(Exception):
     """Bad command-line usage (exit 2)."""
 
 
+class StdoutError(Exception):
+    """Standard output cannot be written: a full disk, a closed descriptor (exit 2, one line)."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of argparse's usage block
         raise UsageError(f"{message} (see {self.prog} --help)")
+
+    def _print_message(self, message, file=None):
+        # argparse swallows write errors, so `--help > /dev/full` would exit 0 having printed nothing.
+        file = file or sys.stderr
+        if message and file is not None:
+            file.write(message)
+
+
+class _CheckedStdout:
+    """sys.stdout while a command runs: a write or flush that fails (a full disk, an I/O error) raises
+    StdoutError, told apart from every other OSError, wherever the printing happens (print, rich, json).
+    A broken pipe stays BrokenPipeError: the reader left, which is not an error to report."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def _checked(self, method, *args):
+        try:
+            return method(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutError(_stdout_reason(exc)) from None
+
+    def write(self, text: str) -> int:
+        return self._checked(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._checked(self._stream.flush)
+
+    def __getattr__(self, name: str):  # isatty, fileno, encoding...: the real stream's
+        return getattr(self._stream, name)
+
+
+def _stdout_reason(exc: OSError) -> str:
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "no space left on device"
+    if exc.errno == errno.EBADF:
+        return "it is closed"
+    return (exc.strerror or str(exc)).lower()
+
+
+def _fill_closed_descriptors() -> None:
+    """Open /dev/null on 0, 1 and 2 where the caller closed them (`>&-`): else the next file opened
+    (an image, the temporary output) takes that number, and whatever writes to "stdout" writes into it."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
+def _silence_stdout(stream) -> None:
+    """Point the failed stream's descriptor at /dev/null: what is left in its buffer is then dropped
+    at exit, instead of failing again as "Exception ignored ..." after our one line."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (e.g. a test's capture): nothing to do
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
 
 
 def _printable(text: str) -> str:
@@ -463,18 +534,27 @@ def _choose_rank(src, dec, svdz, args, rank: int | None) -> int:
 def _write_result(src, dec, out: Path, kind: str, svdz, spec, ranks) -> int:
     from core.measure import MeasureContext, save_rank
 
-    # Only what this one file needs: its bytes, and the PSNR of its pixels as they decode.
-    saved = save_rank(MeasureContext(src, dec), spec, out)
-    shown = ranks[0] if len(set(ranks)) == 1 else "/".join(str(r) for r in ranks)
-    db = "∞ (identical)" if saved.psnr_db == float("inf") else f"{saved.psnr_db:.2f} dB"
-    print(_printable(f"wrote {out}: rank {shown}, PSNR {db}, {saved.size_bytes:,} bytes "
-                     f"(original file {src.file_bytes:,} bytes)"))
+    def announce(saved) -> None:
+        shown = ranks[0] if len(set(ranks)) == 1 else "/".join(str(r) for r in ranks)
+        db = "∞ (identical)" if saved.psnr_db == float("inf") else f"{saved.psnr_db:.2f} dB"
+        _announce(f"wrote {out}: rank {shown}, PSNR {db}, {saved.size_bytes:,} bytes "
+                  f"(original file {src.file_bytes:,} bytes)")
+
+    # Only what this one file needs: its bytes, and the PSNR of its pixels as they decode. The line is
+    # said before the file is renamed into place: if stdout fails (a full disk), no file is left.
+    save_rank(MeasureContext(src, dec), spec, out, announce=announce)
     return 0
+
+
+def _announce(line: str) -> None:
+    """The result line on stdout, flushed: if stdout fails (a full disk), the output file is not written."""
+    print(_printable(line))
+    sys.stdout.flush()
 
 
 def _cmd_decode(argv: list[str]) -> int:
     args = _decode_parser().parse_args(argv)
-    from core.outputs import IMAGE_SUFFIXES, check_output, write_image
+    from core.outputs import IMAGE_SUFFIXES, check_output, encode_image, write_atomic
 
     out = check_output(args.output, args.input, allowed=IMAGE_SUFFIXES)
     from core import svdz
@@ -485,20 +565,21 @@ def _cmd_decode(argv: list[str]) -> int:
 
     decoded = svdz.read_svdz(path, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
     bit_depth = int(decoded.bit_depth) if out.suffix.lower() == ".png" else 8
-    write_image(out, decoded.pixels, bit_depth, path)
-    print(_printable(f"wrote {out}: {out.stat().st_size:,} bytes"))
+    data = encode_image(decoded.pixels, out.suffix, bit_depth)
+    write_atomic(out, data, path, before_replace=lambda: _announce(f"wrote {out}: {len(data):,} bytes"))
     return 0
 
 
 def _check_input(path: Path, what: str) -> None:
     """One line for an input that is a folder, absent, not a regular file, or not even a valid name."""
     from core.errors import ImageError
+    from core.files import missing_reason
 
     try:
         if path.is_dir():
             raise ImageError(f"{path}: is a directory, not {what}")
-        if not path.exists():
-            raise ImageError(f"{path}: no such file")
+        if not path.exists():  # also a dangling link or a symlink loop: say which
+            raise ImageError(f"{path}: {missing_reason(path)}")
         if not path.is_file():  # a FIFO would block the read
             raise ImageError(f"{path}: not a regular file (a pipe, device or socket)")
     except OSError as exc:  # e.g. a file name too long for the file system
@@ -515,6 +596,9 @@ def _cmd_app(argv: list[str]) -> int:
         _check_input(path, "an image")
         if not os.access(path, os.R_OK):
             raise ImageError(f"{path}: permission denied (the file cannot be read)")
+    problem = _terminal_problem()
+    if problem:  # before Textual loads: textual-image probes the terminal at import and raises on a closed stdout
+        raise UsageError(problem)
     from tui.lifecycle import run_app
 
     # -- issue 14: a forced --preview this terminal cannot show: one line, and auto's choice offered --
@@ -526,6 +610,24 @@ def _cmd_app(argv: list[str]) -> int:
     if args.max_pixels is not None:
         kwargs["max_pixels"] = args.max_pixels
     return int(run_app(path, **kwargs) or 0)
+
+
+def _terminal_problem() -> str | None:
+    """Why the app cannot run with these standard streams (`< /dev/null`, `<&-`, `>&-`, `2> log`); None if it can."""
+    def tty(stream, fd: int) -> bool:
+        try:
+            return stream is not None and os.isatty(fd)
+        except OSError:
+            return False
+
+    alone = f"for the numbers alone: {PROG} report IMAGE"
+    if not tty(sys.stdin, 0):
+        return f"the app needs a terminal on stdin (it reads keys there); {alone}"
+    if sys.stdout is None:
+        return "the app needs stdout open (the image renderers ask the terminal through it)"
+    if not tty(sys.stderr, 2):
+        return f"the app needs a terminal on stderr (it draws there); {alone}"
+    return None
 
 
 _HANDLERS = {"report": _cmd_report, "compress": _cmd_compress, "decode": _cmd_decode}
@@ -552,18 +654,47 @@ def _start_torch_import(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _fill_closed_descriptors()  # first: before any thread (torch's import) opens a file
     # OpenMP threads that wait by spinning hold a core each; on a busy machine torch's exact SVD
     # of a 1.76 MP photo then took 98 s instead of 4 s (CPU 20 s vs 1.7 s). Read when torch loads
     # libgomp, so set before any import of torch; a value the user set wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     _start_torch_import(argv)
+    stdout = sys.stdout
+    prints = bool(argv and argv[0] in _HANDLERS) or bool({"-h", "--help", "--version"} & set(argv))
+    if stdout is not None and prints:  # not around the app: its renderers write to the terminal themselves
+        sys.stdout = _CheckedStdout(stdout)
+    try:
+        return _dispatch(argv)
+    except StdoutError as exc:
+        _say(f"error: cannot write to stdout: {exc}")
+        _silence_stdout(stdout)
+        return 2
+    finally:
+        sys.stdout = stdout
+
+
+def _run_command(argv: list[str]) -> int:
     try:
         # argparse cannot mix subcommands with an optional IMAGE, so dispatch on the first word.
         if argv and argv[0] in _HANDLERS:
-            return _HANDLERS[argv[0]](argv[1:])
-        return _cmd_app(argv)
+            if sys.stdout is None:  # started with `>&-`: refuse before any work, as nothing could be said
+                raise StdoutError("it is closed")
+            code = _HANDLERS[argv[0]](argv[1:])
+        else:
+            code = _cmd_app(argv)
     except SystemExit as exc:  # --help and --version
-        return exc.code if isinstance(exc.code, int) else 0
+        code = exc.code if isinstance(exc.code, int) else 0
+    if sys.stdout is not None:
+        sys.stdout.flush()  # here, not at exit: a full disk must fail the command, not be ignored
+    return code
+
+
+def _dispatch(argv: list[str]) -> int:
+    try:
+        return _run_command(argv)
+    except StdoutError:
+        raise  # main says it
     except UsageError as exc:
         _say(f"error: {exc}")
         return 2

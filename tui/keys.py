@@ -58,7 +58,7 @@ TABLE: tuple[KeySection, ...] = (
             Binding("asterisk", "scale_rank(2)", "×2", key_display="*", id="rank-double"),
             Binding("slash", "scale_rank(0.5)", "÷2", key_display="/", id="rank-halve"),
         )),
-        KeyRow("F7", "next classic rank: 500 250 100 50 25 10",
+        KeyRow("F7", "next classic rank below the current one: 500 250 100 50 25 10, then 500 again",
                (Binding("f7", "next_preset", "500…10", id="preset"),)),
         KeyRow("F8", "next energy share: 90 % 99 % 99.9 %", (Binding("f8", "next_energy", "energy", id="energy"),)),
     )),

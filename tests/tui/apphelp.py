@@ -76,6 +76,20 @@ def widget_text(widget) -> str:
     return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, width, height)))
 
 
+def screen_lines(app: SvdlensApp) -> list[str]:
+    """Every line of the screen as the terminal shows it: widgets composed, docked ones over the rest."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, color_system=None,
+                      record=True, legacy_windows=False, safe_box=False)
+    # What App.export_screenshot draws, as text: the compositor's full frame.
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text().splitlines()
+
+
 def digest(path: Path) -> str:
     """SHA-256 of a file, to show it was not touched."""
     return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -12,6 +12,7 @@ from apphelp import make_app, photo, shown_ranks, status, type_rank, wait_for
 from core.report import rank_row
 from core.select import rank_for_energy, rank_for_reconstruction_psnr
 from tui.choices import CLASSIC_RANKS
+from tui.keys import help_sections
 from tui.preview import PreviewPane
 from tui.widgets import RankInput, SizesTable
 
@@ -85,6 +86,21 @@ async def test_classic_rank_presets_cycle(tmp_path):
         await pilot.press("f7", "f7", "f7")
         await app.settled()
         assert shown_ranks(app) == (300,) * 4
+
+
+async def test_f7_goes_to_the_classic_rank_below_the_current_one(tmp_path):
+    # Issue 14: F7 from 51 went to 500 and from 26 to 10; the help says "next classic rank".
+    app = make_app(photo(tmp_path / "wide.png", 640, 520))  # min(H, W) = 520: rank 500 is not clamped
+    async with app.run_test(size=(160, 50)) as pilot:
+        await app.settled()
+        for typed, expected in ((51, 50), (26, 25), (50, 25), (10, 500), (3, 500), (520, 500), (499, 250)):
+            await type_rank(pilot, str(typed))
+            await app.settled()
+            await pilot.press("f7")
+            await app.settled()
+            assert status(app).strip().startswith(f"rank {expected} of 520"), (typed, status(app))
+            assert shown_ranks(app) == (expected,) * 4
+    assert "below the current one" in dict(row for _, rows in help_sections() for row in rows)["F7"]
 
 
 async def test_energy_and_psnr_targets(photo_dir):
@@ -194,7 +210,7 @@ async def test_rank_keys_pressed_while_the_first_photo_loads_are_kept(monkeypatc
         await app.settled()
         # 500 is above min(H, W) = 64: clamped once the photo is in, and every pane agrees
         assert shown_ranks(app) == (64, 64, 64, 64)
-        await pilot.press("f7")  # 500 → 250, clamped to 64 again; then down the list
+        await pilot.press("f7")  # below 64: 50; then down the list
         await pilot.press("f7", "f7")
         await app.settled()
-        assert shown_ranks(app) == (50, 50, 50, 50)
+        assert shown_ranks(app) == (10, 10, 10, 10)
