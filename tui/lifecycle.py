@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -39,9 +40,14 @@ class AbandoningExecutor(ThreadPoolExecutor):
         for other in self._companions:
             other.shutdown()
 
+    def live_threads(self) -> list[threading.Thread]:
+        """The threads of this executor and its companions that are still alive."""
+        own = [t for t in list(self._threads) if t.is_alive()]
+        return own + [t for other in self._companions for t in other.live_threads()]
+
     def busy(self) -> bool:
         """Whether a thread of this executor (or a companion's) is still alive (running or about to end)."""
-        return any(t.is_alive() for t in list(self._threads)) or any(o.busy() for o in self._companions)
+        return bool(self.live_threads())
 
 
 def create_app(path: Path | None = None, **options) -> SvdlensApp:

@@ -28,14 +28,10 @@ from tui.dialogs import PathScreen
 from tui.widgets import RankInput, SizesTable
 
 
-def svdlens_threads() -> list[threading.Thread]:
-    # The app runs its thread workers in an executor whose threads are named svdlens_N, its
-    # measuring in one named svdlens-measure_N. core.measure's process-wide pool (same name) is
-    # not the app's: this test's own reference figures (rank_row) start it, and it lives on idle.
-    import core.measure
-
-    shared = set(core.measure._pool._threads) if core.measure._pool is not None else set()
-    return [t for t in threading.enumerate() if t.name.startswith("svdlens") and t.is_alive() and t not in shared]
+def svdlens_threads(app) -> list[threading.Thread]:
+    # The threads of this app: its workers' executor and the measuring threads that end with it.
+    # Other apps of this test process, and core.measure's process-wide pool, are not its own.
+    return app.executor.live_threads() if app.executor is not None else []
 
 
 def wait_for_no_threads(app, timeout: float = 20.0) -> list[str]:
@@ -45,10 +41,10 @@ def wait_for_no_threads(app, timeout: float = 20.0) -> list[str]:
     if app.executor is not None:
         app.executor.shutdown()
     deadline = time.monotonic() + timeout
-    while svdlens_threads() and time.monotonic() < deadline:
+    while svdlens_threads(app) and time.monotonic() < deadline:
         time.sleep(0.05)
     frames = sys._current_frames()
-    return [f"{t.name}:\n" + "".join(traceback.format_stack(frames[t.ident])) for t in svdlens_threads()
+    return [f"{t.name}:\n" + "".join(traceback.format_stack(frames[t.ident])) for t in svdlens_threads(app)
             if t.ident in frames]
 
 

@@ -132,10 +132,10 @@ async def test_gallery_shows_dots_until_figures_arrive_and_takes_them_from_outsi
         label = lambda i: widget_text(list(gallery.query(".g-label"))[i])  # noqa: E731
         index = [t.rank for t in gallery.tiles].index(25)
         assert "…" in label(index)
-        stack.add_figures(app.loaded, 25, {"psnr": 31.234, "svdz_bytes": 4321, "png_bytes": 12345})
+        stack.add_figures(app.loaded, 25, {"psnr_db": 31.234, "container_bytes": 4321, "png_bytes": 12345})
         await pilot.pause(0.05)
         assert "31.23 dB" in label(index) and "4 321 B" in label(index) and "12 345 B" in label(index)
-        stack.add_figures(object(), 25, {"psnr": 1.0})  # another image's figures are dropped
+        stack.add_figures(object(), 25, {"psnr_db": 1.0})  # another image's figures are dropped
         await pilot.pause(0.05)
         assert "31.23 dB" in label(index)
 
@@ -228,14 +228,14 @@ async def test_curves_show_measured_bytes_and_jpeg(photo_dir):
         await pilot.pause(0.2)
         curves = stack.curves
         bx, by = curves.plotted["svdz_bytes"]
-        measured = sorted(r for r, v in stack.figures.items() if "svdz_bytes" in v)
+        measured = sorted(r for r, v in stack.figures.items() if "container_bytes" in v)
         assert np.allclose(10**bx, measured)
-        assert np.allclose(by, [stack.figures[r]["svdz_bytes"] / 1000 for r in measured])
+        assert np.allclose(by, [stack.figures[r]["container_bytes"] / 1000 for r in measured])
         jx, jy = curves.plotted["jpeg_psnr"]
-        assert np.allclose(jy, [stack.figures[int(round(10**x))]["jpeg_psnr"] for x in jx])
+        assert np.allclose(jy, [stack.figures[int(round(10**x))]["jpeg_psnr_db"] for x in jx])
         row = rank_row(app.loaded.source, app.loaded.dec, 50)
-        assert stack.figures[50]["svdz_bytes"] == row.extra["container_bytes"]
-        assert stack.figures[50]["jpeg_psnr"] == pytest.approx(row.extra["jpeg_psnr_db"])
+        assert stack.figures[50]["container_bytes"] == row.extra["container_bytes"]
+        assert stack.figures[50]["jpeg_psnr_db"] == pytest.approx(row.extra["jpeg_psnr_db"])
 
 
 async def test_curves_at_80x24_show_one_plot_at_a_time(photo_dir):
@@ -370,7 +370,7 @@ def _in_view(key: str, ready):
         if key in ("ctrl+g", "ctrl+t"):
             await _figures_done(pilot)
             stack = views(pilot.app)
-            jpeg = sum(1 for v in stack.figures.values() if v.get("jpeg_psnr") is not None)
+            jpeg = sum(1 for v in stack.figures.values() if v.get("jpeg_psnr_db") is not None)
             if key == "ctrl+t":  # the measured points are drawn
                 await wait_for(pilot, lambda: len(stack.curves.plotted.get("jpeg_psnr", ((),))[0]) == jpeg, 30)
         await pilot.pause(0.5)

@@ -198,7 +198,7 @@ class CurvesView(Widget, can_focus=True):
         self._draw()
 
     def set_figures(self, figures: dict[int, dict]) -> None:
-        """Measured figures per rank (svdz_bytes, jpeg_psnr, …): the measured points are redrawn."""
+        """Measured figures per rank (container_bytes, jpeg_psnr_db, …): the measured points are redrawn."""
         self._figures = {int(r): dict(v) for r, v in figures.items()}
         points = self._measured_points()
         if self._energy is not None:
@@ -207,7 +207,7 @@ class CurvesView(Widget, can_focus=True):
             self._update_readout()
 
     def _measured_points(self) -> tuple:
-        return tuple((r, v.get("svdz_bytes"), v.get("jpeg_psnr")) for r, v in sorted(self._figures.items()))
+        return tuple((r, v.get("container_bytes"), v.get("jpeg_psnr_db")) for r, v in sorted(self._figures.items()))
 
     def set_rank(self, rank: int) -> None:
         """Move the marker to rank (no curve is computed or re-plotted)."""
@@ -247,16 +247,16 @@ class CurvesView(Widget, can_focus=True):
                 finite = np.isfinite(y)
                 plot.plot(x[finite], y[finite], line_style="cyan", hires_mode=HiResMode.BRAILLE)
                 self.plotted["psnr"] = (x[finite], y[finite])
-                jpeg = [(r, self._figures[r]["jpeg_psnr"]) for r in measured
-                        if self._figures[r].get("jpeg_psnr") is not None]
+                jpeg = [(r, self._figures[r]["jpeg_psnr_db"]) for r in measured
+                        if self._figures[r].get("jpeg_psnr_db") is not None]
                 if jpeg:
                     jx = np.array([self._x(r) for r, _ in jpeg])
                     jy = np.array([v for _, v in jpeg])
                     plot.scatter(jx, jy, marker="◆", marker_style="magenta")
                     self.plotted["jpeg_psnr"] = (jx, jy)
             else:
-                points = [(r, self._figures[r]["svdz_bytes"]) for r in measured
-                          if self._figures[r].get("svdz_bytes") is not None]
+                points = [(r, self._figures[r]["container_bytes"]) for r in measured
+                          if self._figures[r].get("container_bytes") is not None]
                 if points:
                     bx = np.array([self._x(r) for r, _ in points])
                     by = np.array([b / 1000 for _, b in points])
@@ -279,10 +279,10 @@ class CurvesView(Widget, can_focus=True):
         r = min(self.rank, len(self._energy))
         f = self._figures.get(r, {})
         parts = [f"rank {r}", f"energy {self._energy[r - 1] * 100:.3f} %", f"PSNR {db(self._psnr[r - 1])} from σ"]
-        if f.get("svdz_bytes") is not None:
-            parts.append(f".svdz {size(f['svdz_bytes'])}")
-        if f.get("jpeg_psnr") is not None:
-            parts.append(f"JPEG at those bytes {db(f['jpeg_psnr'])}")
+        if f.get("container_bytes") is not None:
+            parts.append(f".svdz {size(f['container_bytes'])}")
+        if f.get("jpeg_psnr_db") is not None:
+            parts.append(f"JPEG at those bytes {db(f['jpeg_psnr_db'])}")
         self.query_one("#c-readout", Static).update(fit(parts, self.size.width or 80))
 
     def _update_status(self) -> None:

@@ -209,7 +209,7 @@ class GalleryView(Widget, can_focus=True):
         return [t.rank for t in self.tiles if t.rank is not None and t.rank <= limit]
 
     def set_figures(self, rank: int, values: dict) -> None:
-        """Figures measured for rank (keys psnr, svdz_bytes, png_bytes, …): merged, labels redrawn."""
+        """Figures measured for rank (keys psnr_db, container_bytes, png_bytes, …, as `report --json`): merged, labels redrawn."""
         self.figures.setdefault(int(rank), {}).update(values)
         self._update_labels()
 
@@ -232,7 +232,7 @@ class GalleryView(Widget, can_focus=True):
 
     def _byte_style(self, room: int) -> int:
         """One style for every tile (the figure reads as a table): the most exact that fits them all."""
-        lines = [self._byte_styles(f.get("svdz_bytes"), f.get("png_bytes"))
+        lines = [self._byte_styles(f.get("container_bytes"), f.get("png_bytes"))
                  for f in (self.figures.get(t.rank, {}) for t in self.tiles if t.rank is not None)]
         for style in range(len(lines[0]) if lines else 0):
             if all(len(line[style]) <= room for line in lines):
@@ -253,12 +253,12 @@ class GalleryView(Widget, can_focus=True):
         asked = f" ({tile.asked} asked)" if tile.asked is not None and tile.asked != tile.rank else ""
         if tile.rank > self._dec.max_rank:
             return f"{mark}rank {tile.rank}\n{f'computing (top {self._dec.max_rank} so far)'[:room]}"
-        first = f"{mark}rank {tile.rank}{asked} · {db(f.get('psnr'))}"
+        first = f"{mark}rank {tile.rank}{asked} · {db(f.get('psnr_db'))}"
         if len(first) > room:
-            first = f"{mark}rank {tile.rank} · {db(f.get('psnr'))}"
+            first = f"{mark}rank {tile.rank} · {db(f.get('psnr_db'))}"
         if len(first) > room:
-            first = f"{mark}{tile.rank} · {db(f.get('psnr')).replace(' dB', 'dB')}"
-        return f"{first}\n{self._byte_styles(f.get('svdz_bytes'), f.get('png_bytes'))[style][:room]}"
+            first = f"{mark}{tile.rank} · {db(f.get('psnr_db')).replace(' dB', 'dB')}"
+        return f"{first}\n{self._byte_styles(f.get('container_bytes'), f.get('png_bytes'))[style][:room]}"
 
     def _update_labels(self) -> None:
         if self._dec is None or not self.is_mounted:
@@ -283,10 +283,10 @@ class GalleryView(Widget, can_focus=True):
                 parts.append(f"{self._file_kind} file {size(self._file_bytes)}")
         else:
             f = self.figures.get(tile.rank, {})
-            parts = [f"rank {tile.rank}: PSNR {db(f.get('psnr'))}", f".svdz {size(f.get('svdz_bytes'))}",
+            parts = [f"rank {tile.rank}: PSNR {db(f.get('psnr_db'))}", f".svdz {size(f.get('container_bytes'))}",
                      f"PNG {size(f.get('png_bytes'))}"]
-            if f.get("jpeg_psnr") is not None:
-                parts.append(f"JPEG at those bytes {db(f.get('jpeg_psnr'))}")
+            if f.get("jpeg_psnr_db") is not None:
+                parts.append(f"JPEG at those bytes {db(f.get('jpeg_psnr_db'))}")
         parts.append("←→↑↓ move · Enter use this rank")
         self.query_one("#g-status", Static).update(fit(parts, self.content_size.width or 80))
 

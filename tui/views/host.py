@@ -196,7 +196,7 @@ class ViewStack(Widget):
     @property
     def missing_figures(self) -> list[int]:
         """The figure ranks not fully measured yet (JPEG at the same bytes comes last)."""
-        done = lambda r: "jpeg_psnr" in self.figures.get(r, {}) or "jpeg_note" in self.figures.get(r, {})  # noqa: E731
+        done = lambda r: "jpeg_bytes" in self.figures.get(r, {}) or "jpeg_note" in self.figures.get(r, {})  # noqa: E731
         return [r for r in self.figure_ranks if not done(r)]
 
     def _measure_missing(self) -> None:
@@ -214,7 +214,7 @@ class ViewStack(Widget):
         # Smallest ranks first: their figures are the cheapest and fill most of the gallery soonest.
         for rank in sorted(ranks):
             try:
-                for values in measure_figures(loaded.source, loaded.dec, rank):
+                for values in measure_figures(loaded, rank):
                     if worker.is_cancelled:
                         return
                     self.post_message(self._Figures(loaded.dec, rank, values))
