@@ -406,10 +406,6 @@ def _cmd_report_many(args, ranks: list[int]) -> int:
     return run_report(args, options, _say, _print_table)
 
 
-def _fmt_bytes(n) -> str:
-    return "–" if n is None else f"{n:,}"
-
-
 def _fmt_db(v) -> str:
     if v is None:
         return "–"
@@ -417,6 +413,7 @@ def _fmt_db(v) -> str:
 
 
 def _print_table(report) -> None:
+    from core.page import fmt_bytes
     from rich.console import Console
     from rich.table import Table
 
@@ -450,14 +447,14 @@ def _print_table(report) -> None:
             f"{row.relative_error:.5f}",
             _fmt_db(row.psnr_db),
             "–" if row.ssim is None else f"{row.ssim:.4f}",
-            _fmt_bytes(row.factors_float32_bytes),
-            _fmt_bytes(row.png_bytes),
+            fmt_bytes(row.factors_float32_bytes),
+            fmt_bytes(row.png_bytes),
         ]
         if "container_bytes" in extra:
-            cells += [_fmt_bytes(row.extra.get("container_bytes")), _fmt_db(row.extra.get("container_psnr_db"))]
+            cells += [fmt_bytes(row.extra.get("container_bytes")), _fmt_db(row.extra.get("container_psnr_db"))]
         if "jpeg_bytes" in extra:
             q = row.extra.get("jpeg_quality")
-            cells += [_fmt_bytes(row.extra.get("jpeg_bytes")), "–" if q is None else str(q),
+            cells += [fmt_bytes(row.extra.get("jpeg_bytes")), "–" if q is None else str(q),
                       _fmt_db(row.extra.get("jpeg_psnr_db"))]
         table.add_row(*cells)
     console.print(table)
