@@ -725,5 +725,22 @@ def _dispatch(argv: list[str]) -> int:
         return 1
 
 
+def run() -> None:
+    """The `svdlens` command: main(), then the exit. After ctrl-c, threads may still be inside torch
+    or OpenCV (they cannot be interrupted); finalizing the interpreter under them can abort the
+    process ("terminate called without an active exception", SIGABRT instead of 130), so an
+    interrupted run ends without finalizing, once everything it wrote is whole and said."""
+    code = main()
+    if code == 130:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(130)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
