@@ -393,10 +393,21 @@ def run_xterm(photo_path: Path, photo: np.ndarray, out: Path) -> Result:
         time.sleep(2.0)
         frame = session.shot("error-large")
         result.check("error view at the large size shows a picture", bool(picture_boxes(frame)), _describe(frame, np.zeros_like(photo)))
-        session.key("F5")  # back to side by side: the original drawn again where the error map was
-        time.sleep(3.0)
+        session.key("F5")  # the gallery: the original and the six classic ranks, each a Sixel tile
+        time.sleep(4.0)
+        frame = session.shot("gallery-large")
+        tiles = picture_boxes(frame)
+        result.check(
+            "gallery shows seven tiles, each the photo",
+            len(tiles) == 7 and all(likeness(frame, b, photo) > 0.5 for b in tiles),
+            _describe(frame, photo),
+        )
+        for _ in range(3):  # curves, components, then back to side by side
+            session.key("F5")
+            time.sleep(1.5)
+        time.sleep(2.0)
         frame = session.shot("side-large")
-        boxes = sorted(picture_boxes(frame)[:2])
+        boxes = sorted(picture_boxes(frame))
         result.check(
             "back to side by side, both panes show the photo (no error map left over)",
             len(boxes) == 2 and all(likeness(frame, b, photo) > 0.5 for b in boxes),
