@@ -247,6 +247,26 @@ def test_the_reference_file_decodes(small_file):
     assert svdz.decode(archive(members(small_file))).pixels.shape == (96, 128, 3)
 
 
+def test_files_with_deflated_factors_decode_to_the_same_pixels(photo):
+    """Files written before the factors were bzip2-compressed (DEFLATE throughout) still open, the same."""
+    data = svdz.encode(decompose(photo), 40)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        methods = {i.filename: i.compress_type for i in zf.infolist()}
+    assert methods["u.npy"] == methods["v.npy"] == zipfile.ZIP_BZIP2
+    assert methods["version.npy"] == zipfile.ZIP_DEFLATED
+    old = archive(members(data))
+    assert np.array_equal(svdz.decode(old).pixels, svdz.decode(data).pixels)
+
+
+def test_a_member_in_another_compression_method_is_refused(small_file):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_LZMA) as zf:
+        for name, value in members(small_file).items():
+            zf.writestr(name + ".npy", npy_bytes(value))
+    with pytest.raises(ContainerError, match="unsupported compression method"):
+        svdz.decode(buf.getvalue())
+
+
 def test_truncated_files_are_rejected(small_file):
     for cut in list(range(0, 64)) + list(range(64, len(small_file), 97)):
         with pytest.raises(ContainerError):
