@@ -68,6 +68,9 @@ _KEPT_RANKS = 64  # ranks whose figures are kept (a few hundred bytes each)
 
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
+_ahead_pool: ThreadPoolExecutor | None = None
+_KEPT_WORK = 3  # ranks whose jobs and arrays are kept: the shown one, the one read ahead, the one before
+READ_AHEAD_NICE = 10  # the read-ahead thread's niceness: it takes only CPU time nobody else wants
 
 
 def shared_pool() -> ThreadPoolExecutor:
@@ -79,33 +82,89 @@ def shared_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-@dataclass
-class _RankFiles:
-    """One rank's pixels and .svdz, kept for the latest rank so that saving it costs nothing more."""
+def shared_read_ahead_pool() -> ThreadPoolExecutor:
+    """The process's one read-ahead thread (see MeasureContext.read_ahead)."""
+    global _ahead_pool
+    with _pool_lock:
+        if _ahead_pool is None:
+            _ahead_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svdlens-read-ahead")
+        return _ahead_pool
 
-    saved: Future | None = None  # the reconstruction rounded to the bit depth, integers in BGR order
-    container: Future | None = None  # (.svdz bytes, its decoded integers in BGR order)
+
+_thread_state = threading.local()
+
+
+def _lower_this_threads_priority() -> None:
+    """Make the calling thread nice (on Linux niceness is per thread), once; elsewhere nothing."""
+    if getattr(_thread_state, "niced", False):
+        return
+    _thread_state.niced = True
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), READ_AHEAD_NICE))
+    except (AttributeError, OSError):
+        pass  # not Linux, or not allowed: the read-ahead then competes as an equal
+
+
+# The jobs that measure a rank (beyond what the singular values give), each run once per rank by
+# whoever needs it first, and the figures each one gives.
+_JOB_FIGURES = {
+    "png": ("png_bytes",),
+    "container": ("container_bytes",),
+    "psnr": ("psnr_db",),
+    "ssim": ("ssim",),
+    "jpeg": _JPEG,
+    "container_psnr": ("container_psnr_db",),
+    "container_ssim": ("container_ssim",),
+}
+# The read-ahead's order (and the pool's): the longest first (a PNG encode is the slowest part of a
+# rank), so that what the read-ahead has not reached when the rank is asked for is quick to do.
+_JOB_ORDER = tuple(_JOB_FIGURES)
+_HERE = ("psnr", "ssim")  # run on the caller's thread, cheapest first, while the pool encodes
+
+
+class _RankWork:
+    """One rank's jobs (futures by job name) and arrays, shared by everyone measuring that rank."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, Future] = {}
+        self.saved: Future | None = None  # the reconstruction rounded to the bit depth, integers in BGR order
+        self.container: Future | None = None  # (.svdz bytes, its decoded integers in BGR order)
 
 
 class MeasureContext:
     """What measuring any rank of one image and decomposition needs, prepared once and kept.
 
     Cheap to make: each part is computed on first use. Safe to share between threads (the
-    app's measure worker, a save, an abandoned worker still finishing an encode).
+    app's measure worker, a save, an abandoned worker still finishing an encode, the read-ahead).
+    A job of a rank (its PNG, its .svdz, its SSIM...) runs once however many ask for it: a
+    later request joins the running one.
     """
 
-    def __init__(self, src: SourceImage, dec: Decomposition, *, executor: ThreadPoolExecutor | None = None) -> None:
+    def __init__(self, src: SourceImage, dec: Decomposition, *, executor: ThreadPoolExecutor | None = None,
+                 read_ahead_executor: ThreadPoolExecutor | None = None, like: MeasureContext | None = None,
+                 reference: Future | None = None) -> None:
+        """like: a context of the same image (another decomposition of it): its reference and JPEGs
+        are taken over. reference: original_reference(src) under way (e.g. while torch imports)."""
         if tuple(src.pixels.shape) != tuple(dec.shape):
             raise ValueError(f"the image ({src.pixels.shape}) and its decomposition ({dec.shape}) differ in shape")
         self.src, self.dec = src, dec
         self.bit_depth = src.bit_depth
         self.top = 65535 if src.bit_depth == 16 else 255
         self.executor = executor or shared_pool()
+        self.read_ahead_executor = read_ahead_executor or shared_read_ahead_pool()
         self._lock = threading.Lock()
         self._reference: Reference | None = None
+        self._reference_future = reference
         self._jpeg: CodecLadder | None = None
+        if like is not None and like.src is src:
+            self._reference_future = like._reference_future
+            with like._lock:
+                self._reference, self._jpeg = like._reference, like._jpeg
         self._figures: OrderedDict[tuple[int, ...], dict] = OrderedDict()
-        self._files: tuple[tuple[int, ...], _RankFiles] | None = None
+        self._work: OrderedDict[tuple[int, ...], _RankWork] = OrderedDict()
+        self._ahead: tuple[tuple[int, ...], bool] | None = None  # (ranks, with JPEG SSIM) to read ahead
+        self._ahead_running = False
 
     # ---- what does not depend on the rank ------------------------------------------------------
     @property
@@ -113,8 +172,10 @@ class MeasureContext:
         """The original in OpenCV's channel order, as integers at its bit depth."""
         with self._lock:
             if self._reference is None:
-                depths = (self.bit_depth,) + tuple(d for d in (8, 16) if d != self.bit_depth)
-                self._reference = Reference.of_pixels(self.src.pixels, bit_depths=depths, bgr=True)
+                if self._reference_future is not None:
+                    self._reference = self._reference_future.result()
+                else:
+                    self._reference = original_reference(self.src)
             return self._reference
 
     @property
@@ -134,11 +195,28 @@ class MeasureContext:
     def channel_ranks(self, rank: Rank) -> tuple[int, ...]:
         return self.dec.channel_ranks(rank)
 
-    def _rank_files(self, ranks: tuple[int, ...]) -> _RankFiles:
+    def _rank_work(self, ranks: tuple[int, ...]) -> _RankWork:
+        """This rank's jobs and arrays (call with the lock held); only the last few ranks' are kept."""
+        work = self._work.get(ranks)
+        if work is None:
+            work = self._work[ranks] = _RankWork()
+            while len(self._work) > _KEPT_WORK:
+                self._work.popitem(last=False)
+        self._work.move_to_end(ranks)
+        return work
+
+    def _shared(self, ranks: tuple[int, ...], slot: str, fn, *args):
+        """One of the rank's arrays: computed by the first caller, waited for by the others."""
         with self._lock:
-            if self._files is None or self._files[0] != ranks:
-                self._files = (ranks, _RankFiles())  # only the latest rank's arrays are kept
-            return self._files[1]
+            work = self._rank_work(ranks)
+            future = getattr(work, slot)
+            mine = future is None
+            if mine:
+                future = Future()
+                setattr(work, slot, future)
+        if mine:
+            _fill(future, fn, *args)
+        return future.result()
 
     def saved_integers(self, rank: Rank, bit_depth: int | None = None) -> np.ndarray:
         """The rank-r image as saved: clipped, rounded to bit_depth (default the image's), BGR order."""
@@ -146,30 +224,12 @@ class MeasureContext:
         depth = self.bit_depth if bit_depth is None else bit_depth
         if depth != self.bit_depth:
             return _saved_integers(self.dec, ranks, depth)
-        files = self._rank_files(ranks)
-        with self._lock:
-            if files.saved is None:
-                files.saved = Future()
-                mine = True
-            else:
-                mine = False
-        if mine:
-            _fill(files.saved, _saved_integers, self.dec, ranks, depth)
-        return files.saved.result()
+        return self._shared(ranks, "saved", _saved_integers, self.dec, ranks, depth)
 
     def container(self, rank: Rank) -> tuple[bytes, np.ndarray]:
         """The .svdz bytes at this rank and the integers they decode to (BGR order)."""
         ranks = self.channel_ranks(rank)
-        files = self._rank_files(ranks)
-        with self._lock:
-            if files.container is None:
-                files.container = Future()
-                mine = True
-            else:
-                mine = False
-        if mine:
-            _fill(files.container, _container, self.dec, ranks, self.bit_depth)
-        return files.container.result()
+        return self._shared(ranks, "container", _container, self.dec, ranks, self.bit_depth)
 
     def known_figures(self, rank: Rank) -> dict:
         """The figures already measured for this rank (a copy)."""
@@ -183,6 +243,100 @@ class MeasureContext:
             self._figures.move_to_end(ranks)
             while len(self._figures) > _KEPT_RANKS:
                 self._figures.popitem(last=False)
+
+    # ---- a rank's jobs, shared by whoever asks ------------------------------------------------------
+    def _run_job(self, ranks: tuple[int, ...], name: str, with_ssim: bool) -> dict:
+        """Run one job of a rank on this thread; its figures are returned and remembered."""
+        if name in ("png", "psnr", "ssim"):
+            saved = self.saved_integers(ranks)
+            if name == "png":
+                figures = {"png_bytes": _png_bytes(saved)}
+            elif name == "psnr":
+                figures = {"psnr_db": self.reference.psnr(saved, self.top)}
+            else:
+                value = self.reference.ssim(saved, self.top)
+                figures = {"ssim": None if value is None else float(value)}
+        else:
+            data, decoded = self.container(ranks)
+            if name == "container":
+                figures = {"container_bytes": len(data)}
+            elif name == "container_psnr":
+                figures = {"container_psnr_db": self.reference.psnr(decoded, self.top)}
+            elif name == "container_ssim":
+                value = self.reference.ssim(decoded, self.top)
+                figures = {"container_ssim": None if value is None else float(value)}
+            else:
+                figures = _jpeg_figures(self, len(data), with_ssim)
+        self._remember(ranks, figures)
+        return figures
+
+    def _job(self, ranks: tuple[int, ...], name: str, with_ssim: bool = True,
+             pool: ThreadPoolExecutor | None = None) -> tuple[Future, bool]:
+        """(the job's future, whether this call claimed it). A job running or done is joined; else it
+        is started on pool, or without a pool claimed for the caller to run with _run_claimed."""
+        key = name if name != "jpeg" or with_ssim else "jpeg without SSIM"
+        with self._lock:
+            work = self._rank_work(ranks)
+            future = work.jobs.get(key)
+            if future is not None and not future.cancelled():
+                return future, False
+            future = Future() if pool is None else pool.submit(self._run_job, ranks, name, with_ssim)
+            work.jobs[key] = future
+            return future, True
+
+    def _run_claimed(self, future: Future, ranks: tuple[int, ...], name: str, with_ssim: bool) -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(self._run_job(ranks, name, with_ssim))
+            except BaseException as exc:  # handed to whoever waits on it
+                future.set_exception(exc)
+
+    # ---- reading ahead -----------------------------------------------------------------------------
+    def read_ahead(self, rank: Rank | None, *, with_ssim: bool = True) -> None:
+        """Measure rank in the background at low priority, so that asking for it next finds its
+        figures ready or under way (the app reads ahead the rank a key press would go to next).
+
+        One rank at a time: a new call (or None) replaces a rank not reached yet; the job running
+        finishes. The thread is niced: it takes the CPU time the shown rank leaves."""
+        ranks = None if rank is None else self.channel_ranks(rank)
+        with self._lock:
+            self._ahead = None if ranks is None else (ranks, with_ssim)
+            if ranks is None or self._ahead_running:
+                return
+            self._ahead_running = True
+        try:
+            self.read_ahead_executor.submit(self._read_ahead_loop)
+        except RuntimeError:  # the executor is shut down: the process is ending
+            with self._lock:
+                self._ahead_running = False
+
+    def _read_ahead_loop(self) -> None:
+        _lower_this_threads_priority()
+        while True:
+            with self._lock:
+                if self._ahead is None:
+                    self._ahead_running = False
+                    return
+                target = self._ahead
+            ranks, with_ssim = target
+            for name in _JOB_ORDER:
+                with self._lock:
+                    if self._ahead != target:
+                        break  # another rank was asked for meanwhile
+                future, mine = self._job(ranks, name, with_ssim)
+                if mine:
+                    self._run_claimed(future, ranks, name, with_ssim)
+            else:
+                with self._lock:
+                    if self._ahead == target:
+                        self._ahead = None
+
+
+def original_reference(src: SourceImage) -> Reference:
+    """The original as the measurements compare against it (integers at its bit depth, BGR, with
+    SSIM's local statistics): depends on the image only, so it can be made before the SVD is."""
+    depths = (src.bit_depth,) + tuple(d for d in (8, 16) if d != src.bit_depth)
+    return Reference.of_pixels(src.pixels, bit_depths=depths, bgr=True).prepare()
 
 
 def _fill(future: Future, fn, *args) -> None:
@@ -236,7 +390,8 @@ def measure_rank(context: MeasureContext, rank: Rank, *, figures: Iterable[str] 
     rank: an int, one per channel, or (luma, chroma) for YCbCr; RankError when out of range.
     figures: the names wanted (default all of FIGURES); work nobody asked for is not done.
     cancelled: checked between figures; when it returns True the generator ends.
-    Figures of a rank measured before on this context come back at once.
+    Figures of a rank measured before on this context come back at once; a job another caller
+    (the read-ahead, an abandoned measurement) is running is joined, not started again.
     """
     dec, src = context.dec, context.src
     ranks = context.channel_ranks(rank)
@@ -271,66 +426,60 @@ def measure_rank(context: MeasureContext, rank: Rank, *, figures: Iterable[str] 
     if not todo or stop():
         return
 
-    pool = context.executor
+    with_ssim = "jpeg_ssim" in want
+    needed = [name for name in _JOB_ORDER if todo & set(_JOB_FIGURES[name])]
     pending: dict[Future, str] = {}
-
-    def submit(kind: str, fn, *args) -> None:
-        pending[pool.submit(fn, *args)] = kind
+    started: list[tuple[Future, str]] = []  # the jobs this call put on the pool
+    here: list[tuple[Future, str]] = []  # the jobs this call runs on its own thread
 
     def finished(block: bool) -> Iterator[dict]:
-        """Figures of the background jobs that are done (waiting for one when block)."""
+        """Figures of the jobs that are done (waiting for one when block)."""
         if not pending:
             return
         done, _ = wait(list(pending), timeout=None if block else 0, return_when=FIRST_COMPLETED)
-        for future in done:
-            kind = pending.pop(future)
-            yield from (values for values in _collect(kind, future.result()) if values)
-
-    def _collect(kind: str, value) -> Iterator[dict]:
-        if kind == "png":
-            yield out({"png_bytes": value})
-        elif kind == "container":
-            data, decoded = value
-            yield out({"container_bytes": len(data)})
-            if want & set(_JPEG):
-                submit("jpeg", _jpeg_figures, context, len(data), "jpeg_ssim" in want)
-            if "container_psnr_db" in todo:
-                submit("container_psnr", context.reference.psnr, decoded, context.top)
-            if "container_ssim" in todo:
-                submit("container_ssim", context.reference.ssim, decoded, context.top)
-        elif kind == "container_psnr":
-            yield out({"container_psnr_db": value})
-        elif kind == "container_ssim":
-            yield out({"container_ssim": value})
-        elif kind == "jpeg":
-            yield out(value)
+        # In job order: a .svdz's size before the figures that waited for its file.
+        for future in sorted(done, key=lambda f: _JOB_ORDER.index(pending[f])):
+            name = pending.pop(future)
+            if future.cancelled():  # the caller who started it moved on before it ran: start it again
+                again, mine = context._job(ranks, name, with_ssim, pool=context.executor)
+                pending[again] = name
+                if mine:
+                    started.append((again, name))
+                continue
+            values = out(future.result())
+            if values:
+                yield values
+                if stop():
+                    return  # the rest of done stays unread: the caller has moved on
 
     try:
-        need_pixels = todo & {"psnr_db", "ssim", "png_bytes"}
-        if todo & set(_CONTAINER) or todo & set(_JPEG):
-            submit("container", context.container, ranks)
-        if need_pixels:
-            saved = context.saved_integers(ranks)
-            if "png_bytes" in todo:
-                submit("png", _png_bytes, saved)
+        # The encodes on the pool (joined if the read-ahead has them); PSNR and SSIM of the rounded
+        # pixels on this thread meanwhile, cheapest first.
+        for name in needed:
+            future, mine = context._job(ranks, name, with_ssim, pool=None if name in _HERE else context.executor)
+            pending[future] = name
+            if mine:
+                (here if name in _HERE else started).append((future, name))
+        for future, name in here:
             if stop():
                 return
-            if "psnr_db" in todo:
-                yield out({"psnr_db": context.reference.psnr(saved, context.top)})
-                yield from finished(block=False)
+            context._run_claimed(future, ranks, name, with_ssim)
+            pending.pop(future)
+            values = out(future.result())  # before whatever the pool finished meanwhile: cheapest first
+            if values:
+                yield values
                 if stop():
                     return
-            if "ssim" in todo:
-                value = context.reference.ssim(saved, context.top)
-                yield out({"ssim": None if value is None else float(value)})
-            del saved  # the PNG job holds its own reference
+            yield from finished(block=False)
+            if stop():
+                return
         while pending:
             if stop():
                 return
             yield from finished(block=True)
     finally:
-        for future in pending:
-            future.cancel()  # not started yet: never runs; running: finishes, unread
+        for future, _ in here + started:
+            future.cancel()  # not started yet: never runs (and starts again when asked for); running: finishes
 
 
 def _png_bytes(ints: np.ndarray) -> int:

@@ -193,6 +193,11 @@ class Reference:
         """PSNR (dB) of other against the original; inf when equal."""
         return psnr_from_mse(self.sse(other, other_top) / self.samples.size, self.top)
 
+    def prepare(self) -> "Reference":
+        """Compute now what the first SSIM would (the original's local statistics); returns self."""
+        self._plane_stats()
+        return self
+
     def _plane_stats(self) -> list | None:
         if not self._cache_stats:
             return None

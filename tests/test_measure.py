@@ -170,3 +170,93 @@ def test_tiny_images_have_no_ssim(tmp_path):
     src = read_image(write_png(tmp_path / "row.png", np.arange(9, dtype=np.uint8).reshape(1, 9) * 20))
     values = measure_all(MeasureContext(src, decompose(src.pixels)), 1)
     assert values["ssim"] is None and values["psnr_db"] == float("inf")
+
+
+def _wait_until(condition, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_rank_read_ahead_is_ready_when_asked_for_and_equals_a_fresh_measurement(photo_png, monkeypatch):
+    import core.measure
+
+    src = read_image(photo_png)
+    dec = decompose(src.pixels)
+    context = MeasureContext(src, dec)
+    context.read_ahead(17)
+    _wait_until(lambda: set(FIGURES) - {"psnr_estimate_db", "energy", "relative_error", "rank", "channel_ranks",
+                                        "original_bytes", "raw_bytes", "factors_float32_bytes"}
+                <= set(context.known_figures(17)))
+    monkeypatch.setattr(core.measure, "_png_bytes", lambda ints: pytest.fail("PNG encoded again"))
+    monkeypatch.setattr(core.measure, "_container", lambda *a: pytest.fail(".svdz encoded again"))
+    ahead = measure_all(context, 17)
+    monkeypatch.undo()
+    assert ahead == measure_all(MeasureContext(src, dec), 17)
+
+
+def test_a_job_running_for_the_read_ahead_is_joined_not_run_twice(context, monkeypatch):
+    import core.measure
+
+    started, release, encodes = threading.Event(), threading.Event(), []
+    real = core.measure._png_bytes
+
+    def slow_png(ints):
+        encodes.append(1)
+        started.set()
+        release.wait(30)
+        return real(ints)
+
+    monkeypatch.setattr(core.measure, "_png_bytes", slow_png)
+    context.read_ahead(23)
+    assert started.wait(30)  # the read-ahead is inside rank 23's PNG encode
+    parts = measure_rank(context, 23)
+    seen = {}
+    for part in parts:
+        seen.update(part)
+        if "ssim" in seen:
+            release.set()  # the shown rank's other figures came meanwhile; now let the PNG finish
+    assert len(encodes) == 1
+    assert seen["png_bytes"] == real(context.saved_integers(23))
+
+
+def test_reading_ahead_another_rank_stops_the_first_between_jobs(context, monkeypatch):
+    import core.measure
+
+    started, release = threading.Event(), threading.Event()
+    real = core.measure._png_bytes
+    ranks_encoded = []
+
+    def watched(ints):
+        ranks_encoded.append(ints.sum())
+        started.set()
+        release.wait(30)
+        return real(ints)
+
+    monkeypatch.setattr(core.measure, "_png_bytes", watched)
+    context.read_ahead(5)
+    assert started.wait(30)
+    context.read_ahead(6)  # the key went the other way: rank 5's other jobs are not started
+    release.set()
+    _wait_until(lambda: "png_bytes" in context.known_figures(6) and "container_ssim" in context.known_figures(6))
+    assert "container_bytes" not in context.known_figures(5)
+    assert len(ranks_encoded) == 2
+
+
+def test_the_read_ahead_thread_is_nice(context):
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("niceness per thread is Linux's")
+    niceness = []
+    context.read_ahead(9)
+    _wait_until(lambda: "png_bytes" in context.known_figures(9))
+    context.read_ahead_executor.submit(lambda: niceness.append(os.getpriority(os.PRIO_PROCESS,
+                                                                               threading.get_native_id()))).result()
+    from core.measure import READ_AHEAD_NICE
+
+    assert niceness[0] >= READ_AHEAD_NICE  # it takes only the CPU time the shown rank leaves

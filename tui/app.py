@@ -18,7 +18,7 @@ import time
 from concurrent.futures import Executor
 from contextlib import closing
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -122,11 +122,16 @@ class SvdlensApp(App[int]):
         self._rank_generation = 0
         self._measure_timer = None
         self._panes_pending = False
+        # How the last rank change moved (a function of the rank): the rank read ahead is the next
+        # one the same key would give.
+        self._next_rank: Callable[[int], int] = lambda rank: rank + 1
+        self._refine_waiting: Loaded | None = None  # a refinement that starts once the shown rank is measured
         self._energy_index = -1
         self.last_error: str | None = None  # the last message shown as an error (tests read it)
         # The loop's executor for thread workers, set by the factory (tui.lifecycle); None: asyncio's own.
         self.executor: Executor | None = None
         self.measure_executor: Executor | None = None  # threads for core.measure's encodes; None: core's own
+        self.read_ahead_executor: Executor | None = None  # core.measure's read-ahead thread; None: core's own
         self.saves = SaveTracker()  # quitting waits for a save that writes (tui.lifecycle)
 
     # ---- layout ----------------------------------------------------------------------------
@@ -209,7 +214,8 @@ class SvdlensApp(App[int]):
         try:
             loaded = jobs.load(path, mode, device=self.device, max_pixels=self.max_pixels, progress=progress,
                                should_cancel=lambda: worker.is_cancelled,
-                               decoded=lambda source: self.post_message(SourceRead(generation, source)))
+                               decoded=lambda source: self.post_message(SourceRead(generation, source)),
+                               executor=self.measure_executor)
         except Cancelled:
             return
         except Exception as exc:  # anything unexpected too: say so, keep the app alive
@@ -259,6 +265,8 @@ class SvdlensApp(App[int]):
     def show_decomposition(self, loaded: Loaded, *, refined: bool = False) -> None:
         """Make loaded the image shown: sub-title, spectrum, rank (clamped), and its refinement started."""
         self._end_busy()
+        if self.loaded is not None and self.loaded is not loaded:
+            self.loaded.stop_reading_ahead()  # its ranks are not the ones shown any more
         self.loaded = loaded
         self.image_path = loaded.source.path
         self.mode = self._wanted_mode = loaded.mode
@@ -279,8 +287,16 @@ class SvdlensApp(App[int]):
         # A rank clamped to what the randomized factors served is restored once the exact SVD serves it.
         self._apply_rank(max(self.rank, self._requested_rank) if refined else self.rank, quiet_clamp=refined)
         if not loaded.dec.exact and hasattr(loaded.dec, "refine"):
-            # Serve the randomized factors now; the exact SVD replaces them when it is ready.
+            # Serve the randomized factors now; the exact SVD replaces them when it is ready. It starts
+            # once the shown rank's numbers are on screen: both want the cores, and the numbers come first.
             self.sub_title += refining_note(loaded.dec)
+            self._refine_waiting = loaded
+        else:
+            self._refine_waiting = None
+
+    def _start_waiting_refinement(self) -> None:
+        loaded, self._refine_waiting = self._refine_waiting, None
+        if loaded is not None and loaded is self.loaded:
             self._refine_worker(loaded, self._load_generation)
 
     def _follow_in_picker(self, path: Path) -> None:
@@ -412,7 +428,8 @@ class SvdlensApp(App[int]):
         try:
             # Each figure is posted as it is ready; a rank no longer current is abandoned between
             # figures (closing the generator cancels its work not yet started).
-            with closing(jobs.measure_rank(loaded, rank, self.measure_executor)) as figures:
+            with closing(jobs.measure_rank(loaded, rank, self.measure_executor, self.read_ahead_executor,
+                                           read_ahead=self._read_ahead_rank(loaded, rank))) as figures:
                 for values in figures:
                     if stale():
                         return  # a newer rank or image wants the threads
@@ -423,9 +440,16 @@ class SvdlensApp(App[int]):
         if not stale():
             self.post_message(Measured(generation, loaded, rank, {}, done=True))
 
+    def _read_ahead_rank(self, loaded: Loaded, rank: int) -> int | None:
+        """The rank to measure in the background while rank is shown: where the last key would go next."""
+        ahead = min(max(1, int(self._next_rank(rank))), loaded.dec.max_rank)
+        return None if ahead == rank else ahead
+
     def on_measured(self, message: Measured) -> None:
         if message.generation != self._rank_generation or message.loaded is not self.loaded:
             return  # a newer rank or image is current: this result is stale
+        if message.done:
+            self._start_waiting_refinement()
         for views in self.query(ViewStack):  # the gallery and the curves reuse what was measured
             views.add_figures(message.loaded, message.rank, message.values)
         tables = self.query(SizesTable)
@@ -517,15 +541,18 @@ class SvdlensApp(App[int]):
 
     # Rank keys work while the first photo is still loading: the rank is kept and clamped once it arrives.
     def action_step_rank(self, delta: int) -> None:
+        self._next_rank = lambda rank: rank + int(delta)
         self._apply_rank(self.rank + int(delta))
 
     def action_scale_rank(self, factor: float) -> None:
+        self._next_rank = lambda rank: max(1, round(rank * float(factor)))
         self._apply_rank(max(1, round(self.rank * float(factor))))
 
     def action_set_rank(self, rank: int) -> None:
         self._apply_rank(int(rank), quiet_clamp=False)
 
     def action_next_preset(self) -> None:
+        self._next_rank = next_classic_rank
         self._apply_rank(next_classic_rank(self.rank), quiet_clamp=False)
 
     def action_next_energy(self) -> None:

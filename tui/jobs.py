@@ -37,21 +37,35 @@ class Loaded:
     psnr_sigma: np.ndarray  # PSNR of the unclipped rank-r image, from the singular values alone
     log_sigma: list[float]  # log10 of the combined singular values, ranks 1..max_rank
     _context: object = field(default=None, init=False, repr=False, compare=False)
+    # The context of the decomposition this one refines (same image): its reference and JPEGs are reused.
+    _before: object = field(default=None, repr=False, compare=False)
+    _reference: object = field(default=None, repr=False, compare=False)  # core.measure.original_reference, under way
 
     @property
     def method(self) -> str:
         return describe(self.dec)
 
-    def measure_context(self, executor=None):
+    def measure_context(self, executor=None, read_ahead_executor=None):
         """The core.measure.MeasureContext of this image and decomposition: made on first use (its
-        encodes on executor, None: core's threads) and kept, so every rank measured reuses the
-        original's statistics and the JPEGs tried so far."""
+        encodes on executor, its read-ahead on read_ahead_executor; None: core's threads) and kept,
+        so every rank measured reuses the original's statistics and the JPEGs tried so far. A
+        refined decomposition's context takes them over from the one before (same image)."""
         with _CONTEXT_LOCK:  # measure workers (one abandoned, one current) and saves may ask at once
             if self._context is None:
                 from core.measure import MeasureContext
 
-                self._context = MeasureContext(self.source, self.dec, executor=executor)
+                self._context = MeasureContext(self.source, self.dec, executor=executor,
+                                               read_ahead_executor=read_ahead_executor, like=self._before,
+                                               reference=self._reference)
+                self._before = None
             return self._context
+
+    def stop_reading_ahead(self) -> None:
+        """No more background measuring for this decomposition (another one is shown now)."""
+        with _CONTEXT_LOCK:
+            context = self._context
+        if context is not None:
+            context.read_ahead(None)
 
 
 class DecompositionCache:
@@ -112,15 +126,20 @@ def _curves(dec) -> tuple[np.ndarray, np.ndarray, list[float]]:
 
 def load(path: Path, mode: str, *, device: str, max_pixels: int | None,
          progress: Callable[[str, int, int], None], should_cancel: ShouldCancel,
-         decoded: Callable[[SourceImage], None] | None = None) -> Loaded:
+         decoded: Callable[[SourceImage], None] | None = None, executor=None) -> Loaded:
     """Read path (an image or a .svdz) and decompose it; progress(text, done, total) says how far,
-    decoded(source) is called as soon as the pixels are read (before torch is needed)."""
+    decoded(source) is called as soon as the pixels are read (before torch is needed); the original's
+    reference for the measurements is then made on executor (None: core's threads) meanwhile."""
     _stop_if(should_cancel)
     limit = {} if max_pixels is None else {"max_pixels": max_pixels}
     source = read_image(path, mode, **limit)
     _stop_if(should_cancel)
     if decoded is not None:
         decoded(source)
+    from core.measure import original_reference, shared_pool
+
+    # What the numbers compare against depends on the image only: made while torch imports.
+    reference = (executor or shared_pool()).submit(original_reference, source)
     progress(f"decomposing {source.width}×{source.height}…", 0, 0)
     from core.svd import decompose  # torch is imported here, off the event loop
 
@@ -129,25 +148,30 @@ def load(path: Path, mode: str, *, device: str, max_pixels: int | None,
 
     # quick: a large photo first serves its small ranks from a small sketch; refine() does the rest.
     dec = decompose(source.pixels, device=device, progress=step, quick=True, should_cancel=should_cancel)
-    return Loaded(source, mode, dec, *_curves(dec))
+    return Loaded(source, mode, dec, *_curves(dec), _reference=reference)
 
 
 def refine(loaded: Loaded, should_cancel: ShouldCancel) -> Loaded:
     """The next, more exact decomposition of the same image (see core.svd.Decomposition.refine)."""
     _stop_if(should_cancel)
     dec = loaded.dec.refine(should_cancel=should_cancel)
-    return Loaded(loaded.source, loaded.mode, dec, *_curves(dec))
+    return Loaded(loaded.source, loaded.mode, dec, *_curves(dec), _before=loaded._context,
+                  _reference=loaded._reference)
 
 
-def measure_rank(loaded: Loaded, rank: int, executor=None) -> Iterator[dict]:
+def measure_rank(loaded: Loaded, rank: int, executor=None, read_ahead_executor=None, *,
+                 read_ahead: int | None = None) -> Iterator[dict]:
     """The figures of one rank as core.measure yields them: cheapest first, each dict holding the
     figures just ready, named as `svdlens report --json` names them (a test holds the numbers
     equal). The same path as `svdlens report`; the image's measuring context is loaded's own, so
     what does not depend on the rank is done once. Stop iterating (or close()) to abandon the
-    rest: work not started for this rank is then cancelled."""
+    rest: work not started for this rank is then cancelled. read_ahead: a rank to measure
+    meanwhile at low priority (the one the next key press is likely to show), or None."""
     from core.measure import measure_rank as measure
 
-    return measure(loaded.measure_context(executor), rank)
+    context = loaded.measure_context(executor, read_ahead_executor)
+    context.read_ahead(read_ahead)
+    return measure(context, rank)
 
 
 def resolve_target(loaded: Loaded, kind: str, value: float) -> tuple[int, str]:

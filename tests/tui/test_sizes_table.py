@@ -69,10 +69,10 @@ async def test_psnr_from_sigma_is_shown_until_measured_and_svdz_has_ssim(photo_d
     real = jobs.measure_rank
     release = threading.Event()
 
-    def held(loaded, rank, *executor):
+    def held(loaded, rank, *executor, **options):
         if rank == 20:
             release.wait(30)  # the estimate is on screen meanwhile (however loaded the machine)
-        yield from real(loaded, rank, *executor)
+        yield from real(loaded, rank, *executor, **options)
 
     monkeypatch.setattr(jobs, "measure_rank", held)
     app = make_app(photo_dir / "b_other.png")
@@ -96,10 +96,10 @@ async def test_psnr_from_sigma_is_shown_until_measured_and_svdz_has_ssim(photo_d
 async def test_a_slow_stale_measurement_never_wins(photo_dir, monkeypatch):
     real = jobs.measure_rank
 
-    def slow_for_rank_50(loaded, rank, *executor):
+    def slow_for_rank_50(loaded, rank, *executor, **options):
         if rank == 50:
             time.sleep(1.0)  # still running when the rank moves on
-        yield from real(loaded, rank, *executor)
+        yield from real(loaded, rank, *executor, **options)
 
     monkeypatch.setattr(jobs, "measure_rank", slow_for_rank_50)
     app = make_app(photo_dir / "b_other.png")
@@ -125,8 +125,8 @@ async def test_each_figure_is_on_screen_as_soon_as_it_is_measured(photo_dir, mon
     real = jobs.measure_rank
     release = threading.Event()
 
-    def held_after_psnr(loaded, rank, *executor):
-        for figures in real(loaded, rank, *executor):
+    def held_after_psnr(loaded, rank, *executor, **options):
+        for figures in real(loaded, rank, *executor, **options):
             yield figures
             if rank == 20 and "psnr_db" in figures:
                 release.wait(30)  # the .svdz and JPEG are still being made
@@ -160,9 +160,9 @@ async def test_a_rank_no_longer_current_is_abandoned_between_figures(photo_dir, 
     seen: dict[int, list[str]] = {}
     closed: list[int] = []
 
-    def watched(loaded, rank, *executor):
+    def watched(loaded, rank, *executor, **options):
         try:
-            for figures in real(loaded, rank, *executor):
+            for figures in real(loaded, rank, *executor, **options):
                 seen.setdefault(rank, []).extend(figures)
                 yield figures
                 if rank == 20 and "psnr_db" in figures:
