@@ -10,7 +10,11 @@ Each run starts `python -m tui.cli PHOTO` in a detached tmux session (its own tm
 - open → complete table: until the sizes table shows rank 50 with every number (no … or ≈);
 - rank change → complete table: once the exact SVD has replaced the quick one (the header no
   longer says "computing…"), `+` is pressed and the clock runs until the table shows the new
-  rank with every number; three presses per run, each a rank not measured before.
+  rank with every number; three presses per run, each a rank not measured before, each pressed
+  as soon as the table before it is complete;
+- the same after a look: three more presses, each LOOK seconds (default 3) after the table
+  before it is complete, as a person reading the numbers would (the app measures the next
+  rank in the background meanwhile: core.measure's read-ahead).
 
 The photos are section (g)'s enlarged colour photos (tests/benchmarks/photos.py), written
 outside the repository. The same runs are made, alternating, on the code before issue 10 (a
@@ -90,10 +94,11 @@ class Figures:
     picture: list[float | None] = field(default_factory=list)
     table: list[float | None] = field(default_factory=list)
     rank_change: list[float | None] = field(default_factory=list)
+    rank_change_look: list[float | None] = field(default_factory=list)
 
 
 def one_run(code: Path, photo: Path, python: str, figures: Figures, *, presses: int, timeout: float,
-            picture_only: bool = False) -> None:
+            picture_only: bool = False, look: float = 3.0) -> None:
     """One launch of the app in code on photo: its figures are appended to figures."""
     name = f"run{time.monotonic_ns()}"
     command = f"cd {shlex.quote(str(code))} && exec {shlex.quote(python)} -m tui.cli {shlex.quote(str(photo))}"
@@ -112,6 +117,10 @@ def one_run(code: Path, photo: Path, python: str, figures: Figures, *, presses: 
         for rank in range(51, 51 + presses):
             tmux("send-keys", "-t", name, "+")
             figures.rank_change.append(wait_for(name, lambda s, r=rank: table_complete(s, r), timeout))
+        for rank in range(51 + presses, 51 + 2 * presses):
+            time.sleep(look)
+            tmux("send-keys", "-t", name, "+")
+            figures.rank_change_look.append(wait_for(name, lambda s, r=rank: table_complete(s, r), timeout))
     finally:
         tmux("kill-session", "-t", name, check=False)
 
@@ -139,7 +148,7 @@ def ratio(before: list[float | None], after: list[float | None]) -> str:
 
 
 def run(before: Path | None, sizes: list[str], runs: int, presses: int = 3, timeout: float = 180.0,
-        picture_only: bool = False, row=None) -> None:
+        picture_only: bool = False, row=None, look: float = 3.0) -> None:
     """Time the app here (and in before, unless None), alternating runs, on the photos named
     (keys of photos.SIZES); each figure goes to row(section, what, text)."""
     python = sys.executable
@@ -158,14 +167,17 @@ def run(before: Path | None, sizes: list[str], runs: int, presses: int = 3, time
                 order = list(sides.items()) if i % 2 == 0 else list(reversed(sides.items()))
                 for side, (code, figures) in order:
                     one_run(code, photo, python, figures, presses=presses, timeout=timeout,
-                            picture_only=picture_only)
+                            picture_only=picture_only, look=look)
                     say(f"    {label} {side} run {i + 1}: picture {figures.picture[-1]}"
-                        + ("" if picture_only else f" table {figures.table[-1]} rank {figures.rank_change[-presses:]}"))
+                        + ("" if picture_only else f" table {figures.table[-1]} rank {figures.rank_change[-presses:]}"
+                                                   f" after a look {figures.rank_change_look[-presses:]}"))
             now = sides["now"][1]
             old = sides["before"][1] if "before" in sides else None
             what = [("launch → picture", "picture")]
             if not picture_only:
-                what += [("open → complete sizes table", "table"), ("rank change (+) → complete table", "rank_change")]
+                what += [("open → complete sizes table", "table"),
+                         ("rank change (+) → complete table, pressed at once", "rank_change"),
+                         (f"rank change (+) → complete table, after a {look:g} s look", "rank_change_look")]
             for text, attr in what:
                 figure = f"now {median(getattr(now, attr))}"
                 if old is not None:
@@ -184,10 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="launches per checkout and photo")
     parser.add_argument("--presses", type=int, default=3, help="rank changes timed per launch")
     parser.add_argument("--picture-only", action="store_true", help="only launch → picture")
+    parser.add_argument("--look", type=float, default=3.0, help="seconds between a complete table and the next "
+                        "press in the second set of presses")
     args = parser.parse_args(argv)
     before = None if args.no_before else (args.before or before_tree())
     run(before, [s.strip() for s in args.sizes.split(",")], args.runs, args.presses,
-        picture_only=args.picture_only)
+        picture_only=args.picture_only, look=args.look)
     return 0
 
 
