@@ -70,7 +70,11 @@ _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _ahead_pool: ThreadPoolExecutor | None = None
 _KEPT_WORK = 3  # ranks whose jobs and arrays are kept: the shown one, the one read ahead, the one before
-READ_AHEAD_NICE = 10  # the read-ahead thread's niceness: it takes only CPU time nobody else wants
+# The read-ahead starts a job only while fewer than this many jobs asked for by someone waiting
+# (a shown rank, a report row) are queued or running: it takes the cores they leave idle.
+FREE_CORES = max(1, os.cpu_count() or 1)
+_waited_for = threading.Condition()
+_waited_for_jobs = 0
 
 
 def shared_pool() -> ThreadPoolExecutor:
@@ -91,19 +95,19 @@ def shared_read_ahead_pool() -> ThreadPoolExecutor:
         return _ahead_pool
 
 
-_thread_state = threading.local()
+def _count_waited_for(future: Future) -> None:
+    """Count a job someone waits for until it is done (or cancelled)."""
+    global _waited_for_jobs
+    with _waited_for:
+        _waited_for_jobs += 1
+    future.add_done_callback(_uncount_waited_for)
 
 
-def _lower_this_threads_priority() -> None:
-    """Make the calling thread nice (on Linux niceness is per thread), once; elsewhere nothing."""
-    if getattr(_thread_state, "niced", False):
-        return
-    _thread_state.niced = True
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), READ_AHEAD_NICE))
-    except (AttributeError, OSError):
-        pass  # not Linux, or not allowed: the read-ahead then competes as an equal
+def _uncount_waited_for(_future: Future) -> None:
+    global _waited_for_jobs
+    with _waited_for:
+        _waited_for_jobs -= 1
+        _waited_for.notify_all()
 
 
 # The jobs that measure a rank (beyond what the singular values give), each run once per rank by
@@ -297,7 +301,9 @@ class MeasureContext:
         figures ready or under way (the app reads ahead the rank a key press would go to next).
 
         One rank at a time: a new call (or None) replaces a rank not reached yet; the job running
-        finishes. The thread is niced: it takes the CPU time the shown rank leaves."""
+        finishes. It starts a job only while a core is left idle by the jobs someone waits for
+        (FREE_CORES), so it never delays them; a job it started that someone then asks for is
+        joined, at the same priority as theirs."""
         ranks = None if rank is None else self.channel_ranks(rank)
         with self._lock:
             self._ahead = None if ranks is None else (ranks, with_ssim)
@@ -311,7 +317,6 @@ class MeasureContext:
                 self._ahead_running = False
 
     def _read_ahead_loop(self) -> None:
-        _lower_this_threads_priority()
         while True:
             with self._lock:
                 if self._ahead is None:
@@ -320,9 +325,8 @@ class MeasureContext:
                 target = self._ahead
             ranks, with_ssim = target
             for name in _JOB_ORDER:
-                with self._lock:
-                    if self._ahead != target:
-                        break  # another rank was asked for meanwhile
+                if not self._wait_for_a_free_core(target):
+                    break  # another rank was asked for meanwhile
                 future, mine = self._job(ranks, name, with_ssim)
                 if mine:
                     self._run_claimed(future, ranks, name, with_ssim)
@@ -330,6 +334,20 @@ class MeasureContext:
                 with self._lock:
                     if self._ahead == target:
                         self._ahead = None
+
+    def _wait_for_a_free_core(self, target) -> bool:
+        """Wait until the jobs someone waits for leave a core idle; False if target is no longer wanted."""
+        with _waited_for:
+            while _waited_for_jobs >= FREE_CORES:
+                if not _still_wanted(self, target):
+                    return False
+                _waited_for.wait(0.1)
+        return _still_wanted(self, target)
+
+
+def _still_wanted(context: MeasureContext, target) -> bool:
+    with context._lock:
+        return context._ahead == target
 
 
 def original_reference(src: SourceImage) -> Reference:
@@ -444,6 +462,7 @@ def measure_rank(context: MeasureContext, rank: Rank, *, figures: Iterable[str] 
                 again, mine = context._job(ranks, name, with_ssim, pool=context.executor)
                 pending[again] = name
                 if mine:
+                    _count_waited_for(again)
                     started.append((again, name))
                 continue
             values = out(future.result())
@@ -459,6 +478,7 @@ def measure_rank(context: MeasureContext, rank: Rank, *, figures: Iterable[str] 
             future, mine = context._job(ranks, name, with_ssim, pool=None if name in _HERE else context.executor)
             pending[future] = name
             if mine:
+                _count_waited_for(future)
                 (here if name in _HERE else started).append((future, name))
         for future, name in here:
             if stop():

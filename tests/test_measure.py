@@ -246,17 +246,32 @@ def test_reading_ahead_another_rank_stops_the_first_between_jobs(context, monkey
     assert len(ranks_encoded) == 2
 
 
-def test_the_read_ahead_thread_is_nice(context):
-    import os
-    import sys
+def test_the_read_ahead_takes_only_cores_left_idle(context, monkeypatch):
+    """While the shown rank's jobs fill every core the read-ahead starts nothing; after, it goes on."""
+    import core.measure
 
-    if not sys.platform.startswith("linux"):
-        pytest.skip("niceness per thread is Linux's")
-    niceness = []
-    context.read_ahead(9)
-    _wait_until(lambda: "png_bytes" in context.known_figures(9))
-    context.read_ahead_executor.submit(lambda: niceness.append(os.getpriority(os.PRIO_PROCESS,
-                                                                               threading.get_native_id()))).result()
-    from core.measure import READ_AHEAD_NICE
+    monkeypatch.setattr(core.measure, "FREE_CORES", 1)
+    started, release = threading.Event(), threading.Event()
+    real = core.measure._png_bytes
+    encoded = []
 
-    assert niceness[0] >= READ_AHEAD_NICE  # it takes only the CPU time the shown rank leaves
+    def held_png(ints):
+        encoded.append(int(ints.sum()))
+        if len(encoded) == 1:
+            started.set()
+            release.wait(30)
+        return real(ints)
+
+    monkeypatch.setattr(core.measure, "_png_bytes", held_png)
+    shown = threading.Thread(target=measure_all, args=(context, 30))
+    shown.start()
+    assert started.wait(30)  # rank 30's PNG holds the one core
+    context.read_ahead(31)
+    import time
+
+    time.sleep(0.5)
+    assert context.known_figures(31) == {} and len(encoded) == 1
+    release.set()
+    shown.join(30)
+    _wait_until(lambda: "container_ssim" in context.known_figures(31))
+    assert len(encoded) == 2
