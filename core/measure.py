@@ -75,6 +75,7 @@ _KEPT_WORK = 3  # ranks whose jobs and arrays are kept: the shown one, the one r
 FREE_CORES = max(1, os.cpu_count() or 1)
 _waited_for = threading.Condition()
 _waited_for_jobs = 0
+_ahead_jobs = 0  # the read-ahead's jobs running
 
 
 def shared_pool() -> ThreadPoolExecutor:
@@ -86,12 +87,17 @@ def shared_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+def read_ahead_threads() -> int:
+    """Threads a read-ahead executor needs: one that starts the jobs, one per core that runs them."""
+    return FREE_CORES + 1
+
+
 def shared_read_ahead_pool() -> ThreadPoolExecutor:
-    """The process's one read-ahead thread (see MeasureContext.read_ahead)."""
+    """The process's read-ahead threads (see MeasureContext.read_ahead)."""
     global _ahead_pool
     with _pool_lock:
         if _ahead_pool is None:
-            _ahead_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svdlens-read-ahead")
+            _ahead_pool = ThreadPoolExecutor(max_workers=read_ahead_threads(), thread_name_prefix="svdlens-read-ahead")
         return _ahead_pool
 
 
@@ -107,6 +113,20 @@ def _uncount_waited_for(_future: Future) -> None:
     global _waited_for_jobs
     with _waited_for:
         _waited_for_jobs -= 1
+        _waited_for.notify_all()
+
+
+def _count_ahead(future: Future) -> None:
+    global _ahead_jobs
+    with _waited_for:
+        _ahead_jobs += 1
+    future.add_done_callback(_uncount_ahead)
+
+
+def _uncount_ahead(_future: Future) -> None:
+    global _ahead_jobs
+    with _waited_for:
+        _ahead_jobs -= 1
         _waited_for.notify_all()
 
 
@@ -300,10 +320,11 @@ class MeasureContext:
         """Measure rank in the background at low priority, so that asking for it next finds its
         figures ready or under way (the app reads ahead the rank a key press would go to next).
 
-        One rank at a time: a new call (or None) replaces a rank not reached yet; the job running
-        finishes. It starts a job only while a core is left idle by the jobs someone waits for
-        (FREE_CORES), so it never delays them; a job it started that someone then asks for is
-        joined, at the same priority as theirs."""
+        One rank at a time: a new call (or None) replaces a rank not reached yet; jobs running
+        finish. It starts a job only on a core left idle (FREE_CORES, less the jobs someone waits
+        for and its own), so it never queues ahead of them; a job it started that someone then
+        asks for is joined, at the same priority as theirs. read_ahead_executor needs
+        read_ahead_threads() threads."""
         ranks = None if rank is None else self.channel_ranks(rank)
         with self._lock:
             self._ahead = None if ranks is None else (ranks, with_ssim)
@@ -317,6 +338,7 @@ class MeasureContext:
                 self._ahead_running = False
 
     def _read_ahead_loop(self) -> None:
+        """Start the wanted rank's jobs on the read-ahead threads, one per idle core, longest first."""
         while True:
             with self._lock:
                 if self._ahead is None:
@@ -327,18 +349,19 @@ class MeasureContext:
             for name in _JOB_ORDER:
                 if not self._wait_for_a_free_core(target):
                     break  # another rank was asked for meanwhile
-                future, mine = self._job(ranks, name, with_ssim)
+                future, mine = self._job(ranks, name, with_ssim, pool=self.read_ahead_executor)
                 if mine:
-                    self._run_claimed(future, ranks, name, with_ssim)
+                    _count_ahead(future)
             else:
                 with self._lock:
                     if self._ahead == target:
                         self._ahead = None
 
     def _wait_for_a_free_core(self, target) -> bool:
-        """Wait until the jobs someone waits for leave a core idle; False if target is no longer wanted."""
+        """Wait until a core is idle (no job someone waits for or read ahead on it); False if target is
+        no longer wanted."""
         with _waited_for:
-            while _waited_for_jobs >= FREE_CORES:
+            while _waited_for_jobs + _ahead_jobs >= FREE_CORES:
                 if not _still_wanted(self, target):
                     return False
                 _waited_for.wait(0.1)

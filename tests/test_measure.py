@@ -226,6 +226,7 @@ def test_a_job_running_for_the_read_ahead_is_joined_not_run_twice(context, monke
 def test_reading_ahead_another_rank_stops_the_first_between_jobs(context, monkeypatch):
     import core.measure
 
+    monkeypatch.setattr(core.measure, "FREE_CORES", 1)  # one job at a time
     started, release = threading.Event(), threading.Event()
     real = core.measure._png_bytes
     ranks_encoded = []

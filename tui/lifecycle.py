@@ -58,8 +58,11 @@ def create_app(path: Path | None = None, **options) -> SvdlensApp:
     # no longer wanted never holds the exit.
     app.measure_executor = app.executor.companion(max_workers=max(2, os.cpu_count() or 2),
                                                   thread_name_prefix="svdlens-measure")
-    # One thread measures, on cores left idle, the rank the next key press would show (core.measure's read-ahead).
-    app.read_ahead_executor = app.executor.companion(max_workers=1, thread_name_prefix="svdlens-read-ahead")
+    # Threads that measure, on cores left idle, the rank the next key press would show (core.measure's read-ahead).
+    from core.measure import read_ahead_threads
+
+    app.read_ahead_executor = app.executor.companion(max_workers=read_ahead_threads(),
+                                                     thread_name_prefix="svdlens-read-ahead")
     return app
 
 
