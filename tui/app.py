@@ -84,6 +84,15 @@ def next_classic_rank(rank: int) -> int:
     return max(below) if below else max(CLASSIC_RANKS)
 
 
+def fill_state(state: TableState, values: dict) -> None:
+    """Put measured figures into the table's state (the rest, from the factors, it holds already)."""
+    for key, value in values.items():
+        if key in MEASURED_FIGURES:
+            setattr(state, key, value)
+    if "jpeg_bytes" in values and values["jpeg_bytes"] is None:
+        state.jpeg_note = "no JPEG fits in so few bytes"
+
+
 def refining_note(dec) -> str:
     """The sub-title's note for the refinement that runs next (see Decomposition.refine)."""
     next_ranks = int(getattr(dec, "next_ranks", 0) or 0)
@@ -409,6 +418,8 @@ class SvdlensApp(App[int]):
         )
         if preview is not None and preview.rank == rank:
             state.max_error, state.max_error_at = preview.max_error, preview.max_error_at
+        # Figures already measured (the read-ahead measures the rank the next key goes to) show at once.
+        fill_state(state, loaded.known_figures(rank))
         return state
 
     def _start_measure(self) -> None:
@@ -459,11 +470,7 @@ class SvdlensApp(App[int]):
         state = table.state
         if state is None or state.rank != message.rank:
             state = self._quick_state(message.rank)
-        for key, value in message.values.items():
-            if key in MEASURED_FIGURES:  # the rest (energy, sizes from the factors) the quick state holds
-                setattr(state, key, value)
-        if "jpeg_bytes" in message.values and message.values["jpeg_bytes"] is None:
-            state.jpeg_note = "no JPEG fits in so few bytes"
+        fill_state(state, message.values)
         state.measuring = not message.done
         table.show_state(state)
 

@@ -60,6 +60,12 @@ class Loaded:
                 self._before = None
             return self._context
 
+    def known_figures(self, rank: int) -> dict:
+        """The figures of rank measured so far (by the table, the read-ahead or a view); {} if none."""
+        with _CONTEXT_LOCK:
+            context = self._context
+        return {} if context is None else context.known_figures(rank)
+
     def stop_reading_ahead(self) -> None:
         """No more background measuring for this decomposition (another one is shown now)."""
         with _CONTEXT_LOCK:

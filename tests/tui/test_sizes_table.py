@@ -209,3 +209,34 @@ async def test_the_measuring_context_is_made_once_per_decomposition(photo_dir, m
             await app.settled()
         assert app.query_one(SizesTable).state.container_bytes is not None
         assert len(made) == 1  # four ranks measured, one context
+
+
+async def test_the_rank_the_next_key_goes_to_is_measured_ahead_and_shown_at_once(photo_dir, monkeypatch):
+    import threading
+
+    real = jobs.measure_rank
+    release = threading.Event()
+
+    def held_for_rank_52(loaded, rank, *executor, **options):
+        if rank == 52:
+            release.wait(30)  # the table's own measurement of 52 waits: what shows comes from the read-ahead
+        yield from real(loaded, rank, *executor, **options)
+
+    monkeypatch.setattr(jobs, "measure_rank", held_for_rank_52)
+    app = make_app(photo_dir / "b_other.png")
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await app.settled()
+            await pilot.press("plus")  # 50 → 51: the next + would go to 52, which is read ahead
+            await app.settled()
+            await wait_for(pilot, lambda: "container_ssim" in app.loaded.known_figures(52), timeout=60)
+            await pilot.press("plus")
+            await pilot.pause(0.05)
+            state = app.query_one(SizesTable).state
+            assert state.rank == 52
+            row = rank_row(app.loaded.source, app.loaded.dec, 52)
+            assert state.png_bytes == row.png_bytes and state.container_bytes == row.extra["container_bytes"]
+            assert state.psnr_db == pytest.approx(row.psnr_db) and state.jpeg_psnr_db is not None
+            assert "…" not in widget_text(app.query_one(SizesTable))
+    finally:
+        release.set()
