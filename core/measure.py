@@ -156,6 +156,49 @@ class _RankWork:
         self.container: Future | None = None  # (.svdz bytes, its decoded integers in BGR order)
 
 
+class ImageMeasures:
+    """What measuring needs of the original alone, shared by every decomposition of one image
+    (the app's quick sketch, top 500, exact SVD): the reference (its integers and SSIM's local
+    statistics) and the JPEG ladder. Each is made on first use; start() makes the reference
+    early on another thread (the app does it while torch imports)."""
+
+    def __init__(self, src: SourceImage) -> None:
+        self.src = src
+        self._lock = threading.Lock()
+        self._reference: Future | None = None
+        self._jpeg: CodecLadder | None = None
+
+    def start(self, executor: ThreadPoolExecutor) -> ImageMeasures:
+        """Begin making the reference on executor; returns self."""
+        with self._lock:
+            if self._reference is None:
+                self._reference = executor.submit(original_reference, self.src)
+        return self
+
+    @property
+    def reference(self) -> Reference:
+        with self._lock:
+            mine = self._reference is None
+            if mine:
+                self._reference = Future()
+            future = self._reference
+        if mine:
+            _fill(future, original_reference, self.src)
+        return future.result()  # waited for without the lock held
+
+    @property
+    def jpeg(self) -> CodecLadder:
+        reference = self.reference
+        with self._lock:
+            if self._jpeg is None:
+                eight = reference.samples if reference.samples.dtype == np.uint8 and reference.top == 255 else None
+                if eight is None:
+                    ints = to_integer(self.src.pixels, 8)
+                    eight = np.ascontiguousarray(ints[..., ::-1]) if ints.ndim == 3 else ints
+                self._jpeg = CodecLadder(samples=eight, reference=reference)
+            return self._jpeg
+
+
 class MeasureContext:
     """What measuring any rank of one image and decomposition needs, prepared once and kept.
 
@@ -166,25 +209,20 @@ class MeasureContext:
     """
 
     def __init__(self, src: SourceImage, dec: Decomposition, *, executor: ThreadPoolExecutor | None = None,
-                 read_ahead_executor: ThreadPoolExecutor | None = None, like: MeasureContext | None = None,
-                 reference: Future | None = None) -> None:
-        """like: a context of the same image (another decomposition of it): its reference and JPEGs
-        are taken over. reference: original_reference(src) under way (e.g. while torch imports)."""
+                 read_ahead_executor: ThreadPoolExecutor | None = None, image: ImageMeasures | None = None) -> None:
+        """image: the ImageMeasures of src when another decomposition of it was measured (or its
+        reference started early); None makes a new one."""
         if tuple(src.pixels.shape) != tuple(dec.shape):
             raise ValueError(f"the image ({src.pixels.shape}) and its decomposition ({dec.shape}) differ in shape")
+        if image is not None and image.src is not src:
+            raise ValueError("image measures of another image")
         self.src, self.dec = src, dec
+        self.image = image or ImageMeasures(src)
         self.bit_depth = src.bit_depth
         self.top = 65535 if src.bit_depth == 16 else 255
         self.executor = executor or shared_pool()
         self.read_ahead_executor = read_ahead_executor or shared_read_ahead_pool()
         self._lock = threading.Lock()
-        self._reference: Reference | None = None
-        self._reference_future = reference
-        self._jpeg: CodecLadder | None = None
-        if like is not None and like.src is src:
-            self._reference_future = like._reference_future
-            with like._lock:
-                self._reference, self._jpeg = like._reference, like._jpeg
         self._figures: OrderedDict[tuple[int, ...], dict] = OrderedDict()
         self._work: OrderedDict[tuple[int, ...], _RankWork] = OrderedDict()
         self._ahead: tuple[tuple[int, ...], bool] | None = None  # (ranks, with JPEG SSIM) to read ahead
@@ -194,26 +232,12 @@ class MeasureContext:
     @property
     def reference(self) -> Reference:
         """The original in OpenCV's channel order, as integers at its bit depth."""
-        with self._lock:
-            if self._reference is None:
-                if self._reference_future is not None:
-                    self._reference = self._reference_future.result()
-                else:
-                    self._reference = original_reference(self.src)
-            return self._reference
+        return self.image.reference
 
     @property
     def jpeg(self) -> CodecLadder:
         """The image's JPEG files by quality: every budget search reuses the earlier encodes."""
-        reference = self.reference
-        with self._lock:
-            if self._jpeg is None:
-                eight = reference.samples if reference.samples.dtype == np.uint8 and reference.top == 255 else None
-                if eight is None:
-                    ints = to_integer(self.src.pixels, 8)
-                    eight = np.ascontiguousarray(ints[..., ::-1]) if ints.ndim == 3 else ints
-                self._jpeg = CodecLadder(samples=eight, reference=reference)
-            return self._jpeg
+        return self.image.jpeg
 
     # ---- one rank's pixels and files -------------------------------------------------------------
     def channel_ranks(self, rank: Rank) -> tuple[int, ...]:

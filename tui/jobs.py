@@ -37,9 +37,8 @@ class Loaded:
     psnr_sigma: np.ndarray  # PSNR of the unclipped rank-r image, from the singular values alone
     log_sigma: list[float]  # log10 of the combined singular values, ranks 1..max_rank
     _context: object = field(default=None, init=False, repr=False, compare=False)
-    # The context of the decomposition this one refines (same image): its reference and JPEGs are reused.
-    _before: object = field(default=None, repr=False, compare=False)
-    _reference: object = field(default=None, repr=False, compare=False)  # core.measure.original_reference, under way
+    # core.measure.ImageMeasures of the image: shared by its decompositions (quick, top 500, exact).
+    image_measures: object = field(default=None, repr=False, compare=False)
 
     @property
     def method(self) -> str:
@@ -49,15 +48,13 @@ class Loaded:
         """The core.measure.MeasureContext of this image and decomposition: made on first use (its
         encodes on executor, its read-ahead on read_ahead_executor; None: core's threads) and kept,
         so every rank measured reuses the original's statistics and the JPEGs tried so far. A
-        refined decomposition's context takes them over from the one before (same image)."""
+        refined decomposition's context shares them with the one before (same image)."""
         with _CONTEXT_LOCK:  # measure workers (one abandoned, one current) and saves may ask at once
             if self._context is None:
                 from core.measure import MeasureContext
 
                 self._context = MeasureContext(self.source, self.dec, executor=executor,
-                                               read_ahead_executor=read_ahead_executor, like=self._before,
-                                               reference=self._reference)
-                self._before = None
+                                               read_ahead_executor=read_ahead_executor, image=self.image_measures)
             return self._context
 
     def known_figures(self, rank: int) -> dict:
@@ -142,10 +139,10 @@ def load(path: Path, mode: str, *, device: str, max_pixels: int | None,
     _stop_if(should_cancel)
     if decoded is not None:
         decoded(source)
-    from core.measure import original_reference, shared_pool
+    from core.measure import ImageMeasures, shared_pool
 
     # What the numbers compare against depends on the image only: made while torch imports.
-    reference = (executor or shared_pool()).submit(original_reference, source)
+    image_measures = ImageMeasures(source).start(executor or shared_pool())
     progress(f"decomposing {source.width}×{source.height}…", 0, 0)
     from core.svd import decompose  # torch is imported here, off the event loop
 
@@ -154,15 +151,14 @@ def load(path: Path, mode: str, *, device: str, max_pixels: int | None,
 
     # quick: a large photo first serves its small ranks from a small sketch; refine() does the rest.
     dec = decompose(source.pixels, device=device, progress=step, quick=True, should_cancel=should_cancel)
-    return Loaded(source, mode, dec, *_curves(dec), _reference=reference)
+    return Loaded(source, mode, dec, *_curves(dec), image_measures=image_measures)
 
 
 def refine(loaded: Loaded, should_cancel: ShouldCancel) -> Loaded:
     """The next, more exact decomposition of the same image (see core.svd.Decomposition.refine)."""
     _stop_if(should_cancel)
     dec = loaded.dec.refine(should_cancel=should_cancel)
-    return Loaded(loaded.source, loaded.mode, dec, *_curves(dec), _before=loaded._context,
-                  _reference=loaded._reference)
+    return Loaded(loaded.source, loaded.mode, dec, *_curves(dec), image_measures=loaded.image_measures)
 
 
 def measure_rank(loaded: Loaded, rank: int, executor=None, read_ahead_executor=None, *,
