@@ -491,6 +491,23 @@ def _give_back_memory() -> None:
         _LIBC[0](0)
 
 
+def _map_large_blocks() -> None:
+    """Give every allocation of 1 MiB or more its own mapping, returned to the system when freed (glibc only).
+
+    By default glibc raises its mmap threshold (up to 32 MiB) whenever a mapped block is freed,
+    and from then on a photo's arrays come from the heap, where they stay as holes the next
+    photo cannot always reuse. Measured on six 0.5–1.5 MP photos: one process peaked at 903 MB
+    against 834 MB for the largest photo alone; with the threshold fixed at 1 MiB, 748 against
+    746 MB, in the same time.
+    """
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD (fixing it stops the raising)
+    except (OSError, AttributeError):
+        pass
+
+
 def _db(v) -> str:
     return "∞" if v is None or v == float("inf") else f"{v:.2f}"
 
@@ -533,6 +550,7 @@ def run_report(args, options: Options, say, print_rank_table) -> int:
         raise ImageError(f"{', '.join(display_path(p) for p in args.image)}: a directory with no images in it{hint}"
                          if len(args.image) == 1 else f"no images found in {', '.join(args.image)}{hint}")
     single_file = len(args.image) == 1 and found.photos == [Path(args.image[0])]
+    _map_large_blocks()
     done: list[Outcome] = []
     started = time.perf_counter()
     with BatchProgress(len(found.photos), worker_count(len(found.photos), options.jobs)) as progress:
