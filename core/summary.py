@@ -25,14 +25,18 @@ from .svd import Decomposition
 DEFAULT_ENERGY = 0.99
 DEFAULT_PSNR_DB = 30.0
 
-# Bytes per sample (pixel × channel) that one photo's summary adds to the process's peak resident
-# memory, by phase: reading it and its exact SVD (the float32 pixels, the factors, LAPACK's
-# workspace), and then measuring its ranks (adding the reference integers, SSIM's float64
-# statistics, the encodes in flight). Measured with exact SVDs of 0.5–1.5 MP colour JPEGs
-# (peak RSS above the level before reading): reading and decomposing 16–22, the whole summary
-# 63–75 bytes per sample. Rounded up; only the ratio between photos and phases matters to callers.
-PREPARE_BYTES_PER_SAMPLE = 24
-SUMMARY_BYTES_PER_SAMPLE = 80
+# What one photo's summary adds to the process's peak resident memory, by phase: reading it and its
+# exact SVD (the float32 pixels, the factors, LAPACK's workspace), and the whole summary (adding
+# the reference integers, SSIM's statistics, the encodes in flight), as a fixed part plus bytes per
+# sample (pixel × channel). Measured in one process with tui.batch's fixed mmap threshold, peak RSS
+# above the level before reading, exact SVD, six ranks: colour photos of 0.05–2.6 MP, 4:3, 3:2 and
+# square. Reading and decomposing took 15–18 bytes per sample; the summary 12 MB at 0.05 MP, 80 MB
+# at 0.5 MP, 178 MB at 1.5 MP, 296 MB at 2.6 MP (per sample it falls as photos grow, so a fixed
+# part with a smaller slope fits it better than a slope alone, which would overstate large photos).
+PREPARE_BYTES = 2 << 20
+PREPARE_BYTES_PER_SAMPLE = 19
+SUMMARY_BYTES = 20 << 20
+SUMMARY_BYTES_PER_SAMPLE = 36
 
 
 @dataclass
@@ -80,7 +84,8 @@ class MemoryNeed:
 def memory_need(width: int, height: int, channels: int) -> MemoryNeed:
     """The memory a photo of this size needs for its summary (exact SVD), from its size alone."""
     samples = max(0, int(width)) * max(0, int(height)) * max(1, int(channels))
-    return MemoryNeed(prepare=PREPARE_BYTES_PER_SAMPLE * samples, summary=SUMMARY_BYTES_PER_SAMPLE * samples)
+    return MemoryNeed(prepare=PREPARE_BYTES + PREPARE_BYTES_PER_SAMPLE * samples,
+                      summary=SUMMARY_BYTES + SUMMARY_BYTES_PER_SAMPLE * samples)
 
 
 def _target_rank(kind: str, goal: float, src: SourceImage, dec: Decomposition) -> tuple[int | None, str]:
