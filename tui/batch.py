@@ -424,6 +424,7 @@ class Run:
         self.progress.step(slot, f"{label}: decomposed, waiting for memory to measure")
         if not self.gate.measure(i):
             raise Cancelled()
+        self.progress.step(slot, f"{label}: measuring ranks")
         summary = summarise(src, dec, o.ranks, energy=o.energy, psnr_db=o.psnr_db,
                             progress=self.progress.callback(slot, f"{label}: measuring ranks"))
         for note in summary.report.notes:
