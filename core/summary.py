@@ -29,17 +29,19 @@ DEFAULT_PSNR_DB = 30.0
 # exact SVD (the float32 pixels, the factors, LAPACK's workspace), and the whole summary (adding
 # the reference integers, SSIM's statistics, the encodes in flight), as a fixed part plus bytes per
 # sample (pixel × channel). Measured in one process with tui.batch's fixed mmap threshold, peak RSS
-# above the level before reading, exact SVD, six ranks, colour photos of 0.05–8 MP (4:3, 3:2 and
-# square): reading and decomposing took 15–18 bytes per sample (2.6 MP square: 139 MiB; 8 MP:
-# 368 MiB, estimated 437); the summary 12 MiB at 0.05 MP, 80 MiB at 0.5 MP, 178 MiB at 1.5 MP,
-# 296 MiB at 2.6 MP, 523 MiB at 4.8 MP (estimated 514) and 828 MiB at 8 MP (estimated 844). Per
-# sample it falls as photos grow, so a fixed part with a smaller slope fits it better than a slope
-# alone, which would overstate large photos. Reading and decomposing is overstated on purpose: it
-# is what a photo adds beside another one's measuring, and the margin keeps such pairs honest.
+# above the level before reading, exact SVD, six ranks, colour photos of 0.5–8 MP (4:3, 3:2 and
+# square), with core.measure as of main b25711b (ranks read ahead): reading and decomposing took
+# 15–18 bytes per sample (2.6 MP square: 138 MiB; 8 MP: 372 MiB, estimated 437); the summary
+# 82 MiB at 0.5 MP (estimated 80), 186 MiB at 1.5 MP (191), 312 MiB at 2.6 MP square (310),
+# 561 MiB at 4.8 MP (560) and 905 MiB at 8 MP (917). Per sample it falls as photos grow, so a fixed
+# part with a smaller slope fits it better than a slope alone, which would overstate large photos.
+# Reading and decomposing is overstated on purpose: it is what a photo adds beside another one's
+# measuring, and the margin keeps such pairs within the largest photo's peak. Measure again when
+# core.measure changes how much it holds at once.
 PREPARE_BYTES = 2 << 20
 PREPARE_BYTES_PER_SAMPLE = 19
-SUMMARY_BYTES = 20 << 20
-SUMMARY_BYTES_PER_SAMPLE = 36
+SUMMARY_BYTES = 24 << 20
+SUMMARY_BYTES_PER_SAMPLE = 39
 
 
 @dataclass
