@@ -219,13 +219,19 @@ def test_photos_of_one_size_never_overlap_with_one_job_and_do_with_two(tmp_path)
 
 
 def test_a_bad_file_between_overlapping_photos_is_reported_and_the_rest_done(tmp_path, capsys):
+    """A PNG cut short after its header (its size known, its pixels not) read beside the photo before it."""
     photos = [_square(tmp_path, "a.png", 100), tmp_path / "b-broken.png", _square(tmp_path, "c.png", 100, 40),
-              _square(tmp_path, "d.png", 200)]
+              _square(tmp_path, "d.png", 300)]
     photos[1].write_bytes(photos[0].read_bytes()[:300])
+    gate, outcomes = _run(photos)
+    assert (1, frozenset({0})) in gate.starts  # the broken one was read while the first was measured
+    assert [bool(o.error) for o in outcomes] == [False, True, False, False]
+    assert outcomes[1].error.startswith(str(photos[1])) and "corrupt or truncated PNG" in outcomes[1].error
     code = main(["report", *map(str, photos), "--json", "--ranks", "30,8", "--device", "cpu"])
     out, err = capsys.readouterr()
     assert code == 2
     assert [Path(json.loads(line)["image"]["path"]).name for line in out.splitlines()] == ["a.png", "c.png", "d.png"]
+    assert [json.loads(line) for line in out.splitlines()] == [o.data for o in outcomes if not o.error]
     errors = [line for line in err.splitlines() if "error:" in line]
     assert len(errors) == 1 and "b-broken.png" in errors[0] and "(skipped)" in errors[0]
     assert "1 failed: " in err and "Traceback" not in err
