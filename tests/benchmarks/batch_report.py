@@ -4,6 +4,7 @@ Run from the repository root (numbers in README "Many photos"):
 
     .venv/bin/python tests/benchmarks/batch_report.py                 # 20 photos of 2–8 MP
     .venv/bin/python tests/benchmarks/batch_report.py --low-mp 0.2 --high-mp 0.8 --jobs 1,2
+    .venv/bin/python tests/benchmarks/batch_report.py --count 4 --low-mp 0.5 --high-mp 8 --phases
 
 The photos are made by batch_photos.py (upscaled and cropped from ../shared/images, outside the
 repository, in a temporary folder unless --folder is given). Both ways run in the same session,
@@ -11,6 +12,11 @@ alternating round by round; each process's wall time, CPU time (user + system) a
 memory (ru_maxrss from wait4) are measured, and the JSON both print is checked to be the same
 numbers. CPU time over wall time is how many cores were busy on average: on N cores no way can be
 faster than its CPU time / N, so the table also says how far each way is from that.
+
+--phases instead measures, in this process, what each photo adds to the peak resident memory
+while it is read and decomposed and over its whole summary, beside core.summary.memory_need's
+estimates (which decide which photos a many-photo run lets overlap): run it when core.measure
+changes how much it holds at once.
 """
 
 from __future__ import annotations
@@ -74,6 +80,47 @@ def process_per_photo(photos: list[Path], ranks: str) -> dict:
     return {"seconds": total, "cpu": cpu, "peak_rss": max(peaks), "largest_photo_rss": peaks[-1], "rows": rows}
 
 
+def _memory_phases(photos: list[Path], ranks: str) -> None:
+    """Peak RSS each photo adds while prepared and over its summary, against memory_need's estimates."""
+    import gc
+
+    sys.path.insert(0, str(ROOT))
+    from core.imageio import read_image
+    from core.report import parse_ranks
+    from core.summary import memory_need, summarise
+    from core.svd import decompose
+    from tui.batch import _give_back_memory, _map_large_blocks
+
+    def rss() -> tuple[int, int]:  # (now, peak since the last reset), bytes
+        fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+        return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
+
+    def reset_peak() -> None:
+        Path("/proc/self/clear_refs").write_text("5")
+
+    _map_large_blocks()
+    wanted = parse_ranks(ranks)
+    first = read_image(photos[0])  # imports and thread pools first, so that they count in no photo
+    summarise(first, decompose(first.pixels, method="exact", device="cpu"), wanted)
+    del first
+    mib = 2**20
+    print(f"{'photo':<28} {'prepare MiB':>11} {'estimate':>9} {'summary MiB':>11} {'estimate':>9}")
+    for photo in photos:
+        gc.collect()
+        _give_back_memory()
+        before, _ = rss()
+        reset_peak()
+        src = read_image(photo)
+        dec = decompose(src.pixels, method="exact", device="cpu")
+        prepared = rss()[1] - before
+        summarise(src, dec, wanted)
+        whole = rss()[1] - before
+        need = memory_need(src.width, src.height, src.channels)
+        print(f"{photo.name:<28} {prepared / mib:11.0f} {need.prepare / mib:9.0f} {whole / mib:11.0f} "
+              f"{need.summary / mib:9.0f}", flush=True)
+        del src, dec
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--folder", type=Path, help="where to make the photos (default: a temporary folder)")
@@ -83,12 +130,17 @@ def main() -> None:
     p.add_argument("--ranks", default="500,250,100,50,25,10")
     p.add_argument("--jobs", default="1", help="comma-separated --jobs values for the one-process runs")
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--phases", action="store_true",
+                   help="measure each photo's memory by phase against core.summary.memory_need instead")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="svdlens-bench-") as tmp:
         folder = args.folder or Path(tmp) / "photos"
         photos = make_photos(folder, args.count, args.low_mp, args.high_mp)  # sorted by size, largest last
         print(f"{len(photos)} photos of {args.low_mp:g}–{args.high_mp:g} MP in {folder}; ranks {args.ranks}; "
               f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}", flush=True)
+        if args.phases:
+            _memory_phases(photos, args.ranks)
+            return
         jobs = [int(j) for j in args.jobs.split(",")]
         results: dict[str, list[dict]] = {}
         for r in range(args.rounds):
