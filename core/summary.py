@@ -4,6 +4,9 @@ The targets are those of `svdlens compress`: the smallest rank keeping an energy
 Σσ² (core.select), and the smallest rank whose .svdz file decodes to a PSNR (core.svdz).
 Both target ranks are measured with the same rows as the ranks asked for, through one
 call of core.report.build_report, so every number is the rank table's own.
+
+`memory_need` estimates, from an image's size alone, the memory one photo's summary takes,
+so that a many-photo run can decide which photos fit in memory together.
 """
 
 from __future__ import annotations
@@ -21,6 +24,24 @@ from .svd import Decomposition
 
 DEFAULT_ENERGY = 0.99
 DEFAULT_PSNR_DB = 30.0
+
+# What one photo's summary adds to the process's peak resident memory, by phase: reading it and its
+# exact SVD (the float32 pixels, the factors, LAPACK's workspace), and the whole summary (adding
+# the reference integers, SSIM's statistics, the encodes in flight), as a fixed part plus bytes per
+# sample (pixel × channel). Measured in one process with tui.batch's fixed mmap threshold, peak RSS
+# above the level before reading, exact SVD, six ranks, colour photos of 0.5–8 MP (4:3, 3:2 and
+# square), with core.measure as of main b25711b (ranks read ahead): reading and decomposing took
+# 15–18 bytes per sample (2.6 MP square: 138 MiB; 8 MP: 372 MiB, estimated 437); the summary
+# 82 MiB at 0.5 MP (estimated 80), 186 MiB at 1.5 MP (191), 312 MiB at 2.6 MP square (310),
+# 561 MiB at 4.8 MP (560) and 905 MiB at 8 MP (917). Per sample it falls as photos grow, so a fixed
+# part with a smaller slope fits it better than a slope alone, which would overstate large photos.
+# Reading and decomposing is overstated on purpose: it is what a photo adds beside another one's
+# measuring, and the margin keeps such pairs within the largest photo's peak. Measure again when
+# core.measure changes how much it holds at once.
+PREPARE_BYTES = 2 << 20
+PREPARE_BYTES_PER_SAMPLE = 19
+SUMMARY_BYTES = 24 << 20
+SUMMARY_BYTES_PER_SAMPLE = 39
 
 
 @dataclass
@@ -55,6 +76,21 @@ class PhotoSummary:
         out = self.report.to_json()
         out["targets"] = [t.to_json() for t in self.targets]
         return out
+
+
+@dataclass(frozen=True)
+class MemoryNeed:
+    """Estimated bytes one photo's summary holds: while it is read and decomposed, and at its peak."""
+
+    prepare: int  # reading and decomposing, and holding the factors until its ranks are measured
+    summary: int  # the whole summary's peak (at least `prepare`)
+
+
+def memory_need(width: int, height: int, channels: int) -> MemoryNeed:
+    """The memory a photo of this size needs for its summary (exact SVD), from its size alone."""
+    samples = max(0, int(width)) * max(0, int(height)) * max(1, int(channels))
+    return MemoryNeed(prepare=PREPARE_BYTES + PREPARE_BYTES_PER_SAMPLE * samples,
+                      summary=SUMMARY_BYTES + SUMMARY_BYTES_PER_SAMPLE * samples)
 
 
 def _target_rank(kind: str, goal: float, src: SourceImage, dec: Decomposition) -> tuple[int | None, str]:

@@ -17,6 +17,7 @@ from core.imageio import read_image
 from core.svd import decompose
 from core.svdz import quantised_psnr
 from tests.conftest import ROOT, SAMPLE, classic_procedure, write_png
+from tui.batch import BatchProgress, MemoryGate, Options, Run, photo_need, worker_count
 from tui.cli import main
 
 RANKS = "30,8"
@@ -172,6 +173,95 @@ def test_ctrl_c_stops_at_once_leaving_only_whole_pages(tmp_path):
     for name in left:
         files = {p.name for p in (out / name).iterdir()}
         assert {"index.html", "plot.png", "original.png", "rank-0050.png", "rank-0010.png"} <= files
+
+
+# ---- photos overlap only when their memory fits in the largest photo's ------------------------------
+
+def _square(folder: Path, name: str, side: int, shift: int = 0) -> Path:
+    """A side×side crop of the bundled photo (shift moves it, so that equal sizes differ in content)."""
+    rgb = cv2.imread(str(SAMPLE), cv2.IMREAD_COLOR)[..., ::-1]
+    return write_png(folder / name, np.ascontiguousarray(np.roll(rgb, shift, axis=1)[50:50 + side, 60:60 + side]))
+
+
+def _run(photos: list[Path], jobs: int = 1):
+    """A many-photo run in this process: (its MemoryGate, the outcomes in the order they came)."""
+    options = Options(ranks=[30, 8], energy=0.99, psnr_db=30.0, device="cpu", jobs=jobs)
+    run = Run(photos, options, lambda message: None, BatchProgress(len(photos), worker_count(len(photos), jobs)))
+    run.start()
+    return run.gate, list(run.outcomes())
+
+
+def _single(photo: Path, capsys) -> dict:
+    assert main(["report", str(photo), "--json", "--ranks", "30,8", "--device", "cpu"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_next_photo_is_read_while_one_is_measured_when_both_fit(tmp_path, capsys):
+    """Two small photos before one over ten times their size: each starts while the one before is measured,
+    and nothing starts while the largest is; every JSON object is still that photo's own single-photo one."""
+    photos = [_square(tmp_path, "a.png", 110), _square(tmp_path, "b.png", 110, 60), _square(tmp_path, "c.png", 400),
+              _square(tmp_path, "d.png", 110, 120)]
+    gate, outcomes = _run(photos)
+    assert [o.index for o in outcomes] == [0, 1, 2, 3] and not any(o.error for o in outcomes)
+    assert gate.starts == [(0, frozenset()), (1, frozenset({0})), (2, frozenset({1})), (3, frozenset())]
+    for photo, outcome in zip(photos, outcomes):
+        single = _single(photo, capsys)
+        assert outcome.data["image"] == single["image"] and outcome.data["rows"] == single["rows"]
+
+
+def test_photos_of_one_size_never_overlap_with_one_job_and_do_with_two(tmp_path):
+    photos = [_square(tmp_path, f"p{i}.png", 120, 50 * i) for i in range(3)]
+    gate, outcomes = _run(photos)
+    assert gate.starts == [(0, frozenset()), (1, frozenset()), (2, frozenset())]
+    gate2, outcomes2 = _run(photos, jobs=2)
+    assert any(in_flight for _, in_flight in gate2.starts)  # --jobs 2: two photos' worth of memory
+    assert [o.data for o in outcomes2] == [o.data for o in outcomes]
+
+
+def test_a_bad_file_between_overlapping_photos_is_reported_and_the_rest_done(tmp_path, capsys):
+    """A PNG cut short after its header (its size known, its pixels not) read beside the photo before it."""
+    photos = [_square(tmp_path, "a.png", 100), tmp_path / "b-broken.png", _square(tmp_path, "c.png", 100, 40),
+              _square(tmp_path, "d.png", 300)]
+    photos[1].write_bytes(photos[0].read_bytes()[:300])
+    gate, outcomes = _run(photos)
+    assert (1, frozenset({0})) in gate.starts  # the broken one was read while the first was measured
+    assert [bool(o.error) for o in outcomes] == [False, True, False, False]
+    assert outcomes[1].error.startswith(str(photos[1])) and "corrupt or truncated PNG" in outcomes[1].error
+    code = main(["report", *map(str, photos), "--json", "--ranks", "30,8", "--device", "cpu"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert [Path(json.loads(line)["image"]["path"]).name for line in out.splitlines()] == ["a.png", "c.png", "d.png"]
+    assert [json.loads(line) for line in out.splitlines()] == [o.data for o in outcomes if not o.error]
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "b-broken.png" in errors[0] and "(skipped)" in errors[0]
+    assert "1 failed: " in err and "Traceback" not in err
+
+
+def test_memory_need_comes_from_the_header_and_grows_with_the_pixels(tmp_path):
+    small, large = _square(tmp_path, "small.png", 100), _square(tmp_path, "large.png", 200)
+    a, b = photo_need(small, False, 10**8), photo_need(large, False, 10**8)
+    assert 0 < a.prepare < a.summary and a.prepare < b.prepare < b.summary and a.summary < b.summary
+    grey = photo_need(small, True, 10**8)  # --grey: one channel
+    assert grey.prepare < a.prepare and grey.summary < a.summary
+    assert photo_need(large, False, 100 * 100).summary == 0  # over --max-pixels: refused before decoding
+    (tmp_path / "junk.png").write_bytes(b"not a picture")
+    assert photo_need(tmp_path / "junk.png", False, 10**8) is None
+
+
+def test_a_photo_of_unknown_size_counts_as_the_largest():
+    import threading
+
+    from core.summary import MemoryNeed
+
+    gate = MemoryGate([MemoryNeed(10, 40), None, MemoryNeed(10, 40)], jobs=1, cancel=threading.Event())
+    assert gate.budget == 40 and gate.needs[1] == MemoryNeed(40, 40)
+    assert gate.start() == 0 and gate.measure(0)
+    cancel_after_wait = threading.Timer(0.5, gate.cancel.set)  # start() would wait for photo 0 to finish
+    cancel_after_wait.start()
+    assert gate.start() is None  # photo 1 did not start beside photo 0
+    gate.cancel.clear()
+    gate.done(0)
+    assert gate.start() == 1 and gate.starts[-1] == (1, frozenset())
 
 
 def test_help_names_the_new_options(capsys):
