@@ -182,7 +182,8 @@ def _report_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", metavar="DIR", help="the same as README-style Markdown pages")
     p.add_argument("--recursive", "-r", action="store_true", help="look for images in sub-folders too")
     p.add_argument("--jobs", "-j", type=_positive_int, default=1, metavar="N",
-                   help="measure N photos at a time (default 1: one photo in memory at a time)")
+                   help="measure N photos at a time (default 1); the next photo is read and decomposed meanwhile "
+                        "when both fit in the largest photo's memory")
     _common(p)
     return p
 
