@@ -73,9 +73,8 @@ _KEPT_WORK = 3  # ranks whose jobs and arrays are kept: the shown one, the one r
 # The read-ahead starts a job only while fewer than this many jobs asked for by someone waiting
 # (a shown rank, a report row) are queued or running: it takes the cores they leave idle.
 FREE_CORES = max(1, os.cpu_count() or 1)
-_waited_for = threading.Condition()
-_waited_for_jobs = 0
-_ahead_jobs = 0  # the read-ahead's jobs running
+_in_flight = {"waited for": 0, "ahead": 0}  # jobs queued or running, by who started them
+_in_flight_changed = threading.Condition()
 
 
 def shared_pool() -> ThreadPoolExecutor:
@@ -101,33 +100,18 @@ def shared_read_ahead_pool() -> ThreadPoolExecutor:
         return _ahead_pool
 
 
-def _count_waited_for(future: Future) -> None:
-    """Count a job someone waits for until it is done (or cancelled)."""
-    global _waited_for_jobs
-    with _waited_for:
-        _waited_for_jobs += 1
-    future.add_done_callback(_uncount_waited_for)
+def _count(kind: str, future: Future) -> None:
+    """Count a job of kind ("waited for": someone waits for it; "ahead": the read-ahead's) until it
+    is done or cancelled."""
+    with _in_flight_changed:
+        _in_flight[kind] += 1
+    future.add_done_callback(lambda _future: _uncount(kind))
 
 
-def _uncount_waited_for(_future: Future) -> None:
-    global _waited_for_jobs
-    with _waited_for:
-        _waited_for_jobs -= 1
-        _waited_for.notify_all()
-
-
-def _count_ahead(future: Future) -> None:
-    global _ahead_jobs
-    with _waited_for:
-        _ahead_jobs += 1
-    future.add_done_callback(_uncount_ahead)
-
-
-def _uncount_ahead(_future: Future) -> None:
-    global _ahead_jobs
-    with _waited_for:
-        _ahead_jobs -= 1
-        _waited_for.notify_all()
+def _uncount(kind: str) -> None:
+    with _in_flight_changed:
+        _in_flight[kind] -= 1
+        _in_flight_changed.notify_all()
 
 
 # The jobs that measure a rank (beyond what the singular values give), each run once per rank by
@@ -375,7 +359,7 @@ class MeasureContext:
                     break  # another rank was asked for meanwhile
                 future, mine = self._job(ranks, name, with_ssim, pool=self.read_ahead_executor)
                 if mine:
-                    _count_ahead(future)
+                    _count("ahead", future)
             else:
                 with self._lock:
                     if self._ahead == target:
@@ -384,11 +368,11 @@ class MeasureContext:
     def _wait_for_a_free_core(self, target) -> bool:
         """Wait until a core is idle (no job someone waits for or read ahead on it); False if target is
         no longer wanted."""
-        with _waited_for:
-            while _waited_for_jobs + _ahead_jobs >= FREE_CORES:
+        with _in_flight_changed:
+            while sum(_in_flight.values()) >= FREE_CORES:
                 if not _still_wanted(self, target):
                     return False
-                _waited_for.wait(0.1)
+                _in_flight_changed.wait(0.1)
         return _still_wanted(self, target)
 
 
@@ -509,7 +493,7 @@ def measure_rank(context: MeasureContext, rank: Rank, *, figures: Iterable[str] 
                 again, mine = context._job(ranks, name, with_ssim, pool=context.executor)
                 pending[again] = name
                 if mine:
-                    _count_waited_for(again)
+                    _count("waited for", again)
                     started.append((again, name))
                 continue
             values = out(future.result())
@@ -525,7 +509,7 @@ def measure_rank(context: MeasureContext, rank: Rank, *, figures: Iterable[str] 
             future, mine = context._job(ranks, name, with_ssim, pool=None if name in _HERE else context.executor)
             pending[future] = name
             if mine:
-                _count_waited_for(future)
+                _count("waited for", future)
                 (here if name in _HERE else started).append((future, name))
         for future, name in here:
             if stop():
