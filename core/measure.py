@@ -118,17 +118,17 @@ def _uncount(kind: str) -> None:
 # whoever needs it first, and the figures each one gives.
 _JOB_FIGURES = {
     "png": ("png_bytes",),
-    "container": ("container_bytes",),
     "psnr": ("psnr_db",),
+    "container": ("container_bytes",),
     "ssim": ("ssim",),
     "jpeg": _JPEG,
     "container_psnr": ("container_psnr_db",),
     "container_ssim": ("container_ssim",),
 }
-# The read-ahead's order (and the pool's): the longest first (a PNG encode is the slowest part of a
-# rank), so that what the read-ahead has not reached when the rank is asked for is quick to do.
+# The order jobs are started in: the PNG encode first, as it is the longest (about two thirds of a
+# rank's CPU time) and one core does it; the rest one after another on the other core, cheapest
+# figure first. A rank's jobs thus finish about when its PNG does, and no third thread slows the PNG.
 _JOB_ORDER = tuple(_JOB_FIGURES)
-_HERE = ("psnr", "ssim")  # run on the caller's thread, cheapest first, while the pool encodes
 
 
 class _RankWork:
@@ -302,26 +302,17 @@ class MeasureContext:
         self._remember(ranks, figures)
         return figures
 
-    def _job(self, ranks: tuple[int, ...], name: str, with_ssim: bool = True,
-             pool: ThreadPoolExecutor | None = None) -> tuple[Future, bool]:
-        """(the job's future, whether this call claimed it). A job running or done is joined; else it
-        is started on pool, or without a pool claimed for the caller to run with _run_claimed."""
+    def _job(self, ranks: tuple[int, ...], name: str, with_ssim: bool,
+             pool: ThreadPoolExecutor) -> tuple[Future, bool]:
+        """(the job's future, whether this call started it on pool): a job queued, running or done is joined."""
         key = name if name != "jpeg" or with_ssim else "jpeg without SSIM"
         with self._lock:
             work = self._rank_work(ranks)
             future = work.jobs.get(key)
             if future is not None and not future.cancelled():
                 return future, False
-            future = Future() if pool is None else pool.submit(self._run_job, ranks, name, with_ssim)
-            work.jobs[key] = future
+            future = work.jobs[key] = pool.submit(self._run_job, ranks, name, with_ssim)
             return future, True
-
-    def _run_claimed(self, future: Future, ranks: tuple[int, ...], name: str, with_ssim: bool) -> None:
-        if future.set_running_or_notify_cancel():
-            try:
-                future.set_result(self._run_job(ranks, name, with_ssim))
-            except BaseException as exc:  # handed to whoever waits on it
-                future.set_exception(exc)
 
     # ---- reading ahead -----------------------------------------------------------------------------
     def read_ahead(self, rank: Rank | None, *, with_ssim: bool = True) -> None:
@@ -357,7 +348,7 @@ class MeasureContext:
             for name in _JOB_ORDER:
                 if not self._wait_for_a_free_core(target):
                     break  # another rank was asked for meanwhile
-                future, mine = self._job(ranks, name, with_ssim, pool=self.read_ahead_executor)
+                future, mine = self._job(ranks, name, with_ssim, self.read_ahead_executor)
                 if mine:
                     _count("ahead", future)
             else:
@@ -433,7 +424,7 @@ def _container(dec: Decomposition, ranks: tuple[int, ...], bit_depth: int) -> tu
 
 # ---- measuring -----------------------------------------------------------------------------------
 def measure_rank(context: MeasureContext, rank: Rank, *, figures: Iterable[str] | None = None,
-                 cancelled: Callable[[], bool] | None = None) -> Iterator[dict]:
+                 cancelled: Callable[[], bool] | None = None, read_ahead: Rank | None = None) -> Iterator[dict]:
     """Yield the figures of one rank as they become ready, cheapest first: {name: value} dicts.
 
     rank: an int, one per channel, or (luma, chroma) for YCbCr; RankError when out of range.
@@ -441,6 +432,8 @@ def measure_rank(context: MeasureContext, rank: Rank, *, figures: Iterable[str] 
     cancelled: checked between figures; when it returns True the generator ends.
     Figures of a rank measured before on this context come back at once; a job another caller
     (the read-ahead, an abandoned measurement) is running is joined, not started again.
+    read_ahead: a rank to measure next on the cores this one leaves idle (MeasureContext.read_ahead),
+    asked for once this rank's own jobs are counted, so that it never takes their place.
     """
     dec, src = context.dec, context.src
     ranks = context.channel_ranks(rank)
@@ -473,13 +466,13 @@ def measure_rank(context: MeasureContext, rank: Rank, *, figures: Iterable[str] 
         yield ready
     todo = want - set(cheap) - set(ready)
     if not todo or stop():
+        context.read_ahead(read_ahead)
         return
 
     with_ssim = "jpeg_ssim" in want
     needed = [name for name in _JOB_ORDER if todo & set(_JOB_FIGURES[name])]
     pending: dict[Future, str] = {}
-    started: list[tuple[Future, str]] = []  # the jobs this call put on the pool
-    here: list[tuple[Future, str]] = []  # the jobs this call runs on its own thread
+    started: list[Future] = []  # the jobs this call put on the pool
 
     def finished(block: bool) -> Iterator[dict]:
         """Figures of the jobs that are done (waiting for one when block)."""
@@ -494,7 +487,7 @@ def measure_rank(context: MeasureContext, rank: Rank, *, figures: Iterable[str] 
                 pending[again] = name
                 if mine:
                     _count("waited for", again)
-                    started.append((again, name))
+                    started.append(again)
                 continue
             values = out(future.result())
             if values:
@@ -503,33 +496,20 @@ def measure_rank(context: MeasureContext, rank: Rank, *, figures: Iterable[str] 
                     return  # the rest of done stays unread: the caller has moved on
 
     try:
-        # The encodes on the pool (joined if the read-ahead has them); PSNR and SSIM of the rounded
-        # pixels on this thread meanwhile, cheapest first.
+        # Every job on the pool, in _JOB_ORDER (one the read-ahead started is joined instead).
         for name in needed:
-            future, mine = context._job(ranks, name, with_ssim, pool=None if name in _HERE else context.executor)
+            future, mine = context._job(ranks, name, with_ssim, context.executor)
             pending[future] = name
             if mine:
                 _count("waited for", future)
-                (here if name in _HERE else started).append((future, name))
-        for future, name in here:
-            if stop():
-                return
-            context._run_claimed(future, ranks, name, with_ssim)
-            pending.pop(future)
-            values = out(future.result())  # before whatever the pool finished meanwhile: cheapest first
-            if values:
-                yield values
-                if stop():
-                    return
-            yield from finished(block=False)
-            if stop():
-                return
+                started.append(future)
+        context.read_ahead(read_ahead)
         while pending:
             if stop():
                 return
             yield from finished(block=True)
     finally:
-        for future, _ in here + started:
+        for future in started:
             future.cancel()  # not started yet: never runs (and starts again when asked for); running: finishes
 
 
@@ -546,10 +526,11 @@ def _jpeg_figures(context: MeasureContext, budget: int, with_ssim: bool) -> dict
             "jpeg_subsampling": result.subsampling}
 
 
-def measure_all(context: MeasureContext, rank: Rank, *, figures: Iterable[str] | None = None) -> dict:
+def measure_all(context: MeasureContext, rank: Rank, *, figures: Iterable[str] | None = None,
+                read_ahead: Rank | None = None) -> dict:
     """Every figure asked for, collected: what `svdlens report` puts in a row."""
     values: dict = {}
-    for part in measure_rank(context, rank, figures=figures):
+    for part in measure_rank(context, rank, figures=figures, read_ahead=read_ahead):
         values.update(part)
     return values
 

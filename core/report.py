@@ -108,7 +108,7 @@ def _spec(dec: Decomposition, rank: int, chroma_rank: int | None):
 
 
 def rank_row(src: SourceImage, dec: Decomposition, requested: int, *, chroma_rank: int | None = None,
-             context: MeasureContext | None = None) -> RankRow:
+             context: MeasureContext | None = None, read_ahead: int | None = None) -> RankRow:
     """One row of the table. chroma_rank (YCbCr only) gives Cb and Cr their own rank.
 
     The figures come from core.measure (the app's path too); pass one MeasureContext for
@@ -116,7 +116,8 @@ def rank_row(src: SourceImage, dec: Decomposition, requested: int, *, chroma_ran
     """
     rank, clamped = clamp_rank(dec, requested)
     context = context if context is not None else MeasureContext(src, dec)
-    values = measure_all(context, _spec(dec, rank, chroma_rank), figures=REPORT_FIGURES)
+    ahead = None if read_ahead is None else _spec(dec, read_ahead, chroma_rank)
+    values = measure_all(context, _spec(dec, rank, chroma_rank), figures=REPORT_FIGURES, read_ahead=ahead)
     return RankRow(
         rank=rank,
         requested_rank=int(requested),
@@ -160,12 +161,12 @@ def build_report(
         # (the end of each rank is one PNG encode on one core).
         later = [clamp_rank(dec, r)[0] for r in ranks[i + 1:]]
         later = [r for r in later if r not in measured and r != rank]
-        context.read_ahead(_spec(dec, later[0], chroma_rank) if later else None)
         if rank in measured:
             row = replace(measured[rank], requested_rank=int(requested), clamped=clamped,
                           extra=dict(measured[rank].extra))
         else:
-            row = measured[rank] = rank_row(src, dec, requested, chroma_rank=chroma_rank, context=context)
+            row = measured[rank] = rank_row(src, dec, requested, chroma_rank=chroma_rank, context=context,
+                                            read_ahead=later[0] if later else None)
         if row.clamped:
             limit = "min(H, W)" if dec.max_rank == dec.full_rank else "the largest rank computed"
             notes.append(f"rank {requested} is above {limit} = {dec.max_rank} for this {dec.width}×{dec.height} "

@@ -135,6 +135,7 @@ class SvdlensApp(App[int]):
         # one the same key would give.
         self._next_rank: Callable[[int], int] = lambda rank: rank + 1
         self._refine_waiting: Loaded | None = None  # a refinement that starts once the shown rank is measured
+        self._measure_at_once = False
         self._energy_index = -1
         self.last_error: str | None = None  # the last message shown as an error (tests read it)
         # The loop's executor for thread workers, set by the factory (tui.lifecycle); None: asyncio's own.
@@ -294,6 +295,7 @@ class SvdlensApp(App[int]):
             # A .svdz opens at the rank it was saved with: above it the image has nothing more to give.
             self.rank = self._requested_rank = max(src.stored_ranks)
         # A rank clamped to what the randomized factors served is restored once the exact SVD serves it.
+        self._measure_at_once = True
         self._apply_rank(max(self.rank, self._requested_rank) if refined else self.rank, quiet_clamp=refined)
         if not loaded.dec.exact and hasattr(loaded.dec, "refine"):
             # Serve the randomized factors now; the exact SVD replaces them when it is ready. It starts
@@ -390,7 +392,9 @@ class SvdlensApp(App[int]):
         self.query_one(SizesTable).show_state(self._quick_state(rank))
         if self._measure_timer is not None:
             self._measure_timer.stop()
-        self._measure_timer = self.set_timer(MEASURE_DELAY, self._start_measure)
+        # A key may be followed by more (MEASURE_DELAY waits for them); a new decomposition is measured at once.
+        delay, self._measure_at_once = (0.001 if self._measure_at_once else MEASURE_DELAY), False
+        self._measure_timer = self.set_timer(delay, self._start_measure)
 
     def _rank_summary(self) -> str:
         energy = self.loaded.energy[self.rank - 1] * 100

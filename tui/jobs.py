@@ -171,9 +171,7 @@ def measure_rank(loaded: Loaded, rank: int, executor=None, read_ahead_executor=N
     meanwhile at low priority (the one the next key press is likely to show), or None."""
     from core.measure import measure_rank as measure
 
-    context = loaded.measure_context(executor, read_ahead_executor)
-    context.read_ahead(read_ahead)
-    return measure(context, rank)
+    return measure(loaded.measure_context(executor, read_ahead_executor), rank, read_ahead=read_ahead)
 
 
 def resolve_target(loaded: Loaded, kind: str, value: float) -> tuple[int, str]:
