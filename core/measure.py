@@ -63,15 +63,14 @@ FIGURES = {
 # What `svdlens report` shows: its JSON schema.
 REPORT_FIGURES = frozenset(FIGURES) - {"psnr_estimate_db", "container_ssim", "jpeg_subsampling"}
 _JPEG = ("jpeg_bytes", "jpeg_quality", "jpeg_psnr_db", "jpeg_ssim", "jpeg_subsampling")
-_CONTAINER = ("container_bytes", "container_psnr_db", "container_ssim")
 _KEPT_RANKS = 64  # ranks whose figures are kept (a few hundred bytes each)
 
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _ahead_pool: ThreadPoolExecutor | None = None
 _KEPT_WORK = 3  # ranks whose jobs and arrays are kept: the shown one, the one read ahead, the one before
-# The read-ahead starts a job only while fewer than this many jobs asked for by someone waiting
-# (a shown rank, a report row) are queued or running: it takes the cores they leave idle.
+# The read-ahead starts a job only while fewer than this many jobs are queued or running (those
+# someone waits for, a shown rank or a report row, and its own): it takes the cores they leave idle.
 FREE_CORES = max(1, os.cpu_count() or 1)
 _in_flight = {"waited for": 0, "ahead": 0}  # jobs queued or running, by who started them
 _in_flight_changed = threading.Condition()
@@ -126,8 +125,9 @@ _JOB_FIGURES = {
     "container_ssim": ("container_ssim",),
 }
 # The order jobs are started in: the PNG encode first, as it is the longest (about two thirds of a
-# rank's CPU time) and one core does it; the rest one after another on the other core, cheapest
-# figure first. A rank's jobs thus finish about when its PNG does, and no third thread slows the PNG.
+# rank's CPU time) and one core does it; the rest follow on the pool's other threads (on two cores:
+# one after another on the other core), cheapest figure first. A rank's jobs then finish about when
+# its PNG does, and no third thread slows the PNG.
 _JOB_ORDER = tuple(_JOB_FIGURES)
 
 
@@ -156,7 +156,7 @@ class ImageMeasures:
         """Begin making the reference on executor; returns self."""
         with self._lock:
             if self._reference is None:
-                self._reference = executor.submit(original_reference, self.src)
+                self._reference = executor.submit(original_reference, self.src, prepare=True)
         return self
 
     @property
@@ -372,11 +372,13 @@ def _still_wanted(context: MeasureContext, target) -> bool:
         return context._ahead == target
 
 
-def original_reference(src: SourceImage) -> Reference:
-    """The original as the measurements compare against it (integers at its bit depth, BGR, with
-    SSIM's local statistics): depends on the image only, so it can be made before the SVD is."""
+def original_reference(src: SourceImage, *, prepare: bool = False) -> Reference:
+    """The original as the measurements compare against it (integers at its bit depth, BGR):
+    depends on the image only, so it can be made before the SVD is. prepare=True also computes
+    SSIM's local statistics of it now (otherwise the first SSIM does; `compress` needs none)."""
     depths = (src.bit_depth,) + tuple(d for d in (8, 16) if d != src.bit_depth)
-    return Reference.of_pixels(src.pixels, bit_depths=depths, bgr=True).prepare()
+    reference = Reference.of_pixels(src.pixels, bit_depths=depths, bgr=True)
+    return reference.prepare() if prepare else reference
 
 
 def _fill(future: Future, fn, *args) -> None:
