@@ -484,3 +484,21 @@ def test_ctrl_c_interrupts_a_running_decomposition_at_once():
     assert time.monotonic() - start < 2
     time.sleep(0.1)
     assert seen["stopped"] is True
+
+
+@pytest.mark.parametrize("load, set_by_user, expected", [
+    (0.2, None, None),  # a quiet machine: OpenMP's own default (spin a while), faster there
+    (1.5, None, "PASSIVE"),  # a busy one: spinning threads would hold the cores others need
+    (1.5, "ACTIVE", "ACTIVE"),  # the user's choice wins
+])
+def test_openmp_waits_passively_only_on_a_busy_machine(monkeypatch, load, set_by_user, expected):
+    from tui import cli
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    if set_by_user is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", set_by_user)
+    cli._choose_openmp_wait_policy()
+    assert os.environ.get("OMP_WAIT_POLICY") == expected
