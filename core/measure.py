@@ -316,7 +316,7 @@ class MeasureContext:
 
     # ---- reading ahead -----------------------------------------------------------------------------
     def read_ahead(self, rank: Rank | None, *, with_ssim: bool = True) -> None:
-        """Measure rank in the background at low priority, so that asking for it next finds its
+        """Measure rank in the background on cores left idle, so that asking for it next finds its
         figures ready or under way (the app reads ahead the rank a key press would go to next).
 
         One rank at a time: a new call (or None) replaces a rank not reached yet; jobs running

@@ -141,7 +141,7 @@ class SvdlensApp(App[int]):
         # The loop's executor for thread workers, set by the factory (tui.lifecycle); None: asyncio's own.
         self.executor: Executor | None = None
         self.measure_executor: Executor | None = None  # threads for core.measure's encodes; None: core's own
-        self.read_ahead_executor: Executor | None = None  # core.measure's read-ahead thread; None: core's own
+        self.read_ahead_executor: Executor | None = None  # core.measure's read-ahead threads; None: core's own
         self.saves = SaveTracker()  # quitting waits for a save that writes (tui.lifecycle)
 
     # ---- layout ----------------------------------------------------------------------------

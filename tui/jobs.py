@@ -168,7 +168,7 @@ def measure_rank(loaded: Loaded, rank: int, executor=None, read_ahead_executor=N
     equal). The same path as `svdlens report`; the image's measuring context is loaded's own, so
     what does not depend on the rank is done once. Stop iterating (or close()) to abandon the
     rest: work not started for this rank is then cancelled. read_ahead: a rank to measure
-    meanwhile at low priority (the one the next key press is likely to show), or None."""
+    meanwhile on cores this one leaves idle (the one the next key press is likely to show), or None."""
     from core.measure import measure_rank as measure
 
     return measure(loaded.measure_context(executor, read_ahead_executor), rank, read_ahead=read_ahead)
