@@ -157,7 +157,7 @@ def build_report(
     measured: dict[int, RankRow] = {}  # ranks clamped to the same value are measured once
     for i, requested in enumerate(ranks):
         rank, clamped = clamp_rank(dec, requested)
-        # The next rank is measured meanwhile at low priority, on the CPU time this one leaves idle
+        # The next rank is measured meanwhile on the cores this one leaves idle
         # (the end of each rank is one PNG encode on one core).
         later = [clamp_rank(dec, r)[0] for r in ranks[i + 1:]]
         later = [r for r in later if r not in measured and r != rank]
