@@ -374,7 +374,7 @@ def _member_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[in
     return tuple(shape), dtype, header_len
 
 
-def _check_member(zf, infos, name: str, dtype: str, shape: tuple[int, ...]) -> None:
+def _check_member(zf, infos, name: str, dtype: str, shape: tuple[int, ...], image_bytes: int = 0) -> None:
     info = infos[name]
     got_shape, got_dtype, header_len = _member_header(zf, info)
     _expect(not got_dtype.hasobject and got_dtype == np.dtype(dtype),
@@ -384,10 +384,12 @@ def _check_member(zf, infos, name: str, dtype: str, shape: tuple[int, ...]) -> N
     # The zip's declared size must match exactly: no trailing data, no inflated member.
     _expect(info.file_size == header_len + nbytes,
             f"member {name} declares {info.file_size} bytes, expected {header_len + nbytes}")
-    # Quantised factors hold a few bits of noise per entry and deflate by 2–8×; a big member that
-    # expands far more is a zip bomb aimed at the decoder's time and memory, not an image.
+    # A photo's quantised factors hold a few bits of noise per entry and compress 2–8×; a big member
+    # that expands far more and is larger than the image it claims to hold is a zip bomb aimed at the
+    # decoder's time and memory. (A smooth image's factors are nearly all zeros and expand thousands
+    # of times: at no more than the image's own bytes they cost what decoding a photo that size does.)
     ratio = info.file_size / max(info.compress_size, 1)
-    _expect(info.file_size <= _BOMB_MIN_BYTES or ratio <= _BOMB_RATIO,
+    _expect(info.file_size <= _BOMB_MIN_BYTES or ratio <= _BOMB_RATIO or info.file_size <= image_bytes,
             f"member {name} expands {ratio:.0f}× ({info.file_size:,} bytes from {info.compress_size:,}): "
             f"not plausible for factor data")
 
@@ -442,8 +444,9 @@ def _parse(data: bytes, max_pixels: int) -> tuple[_Quantised, int]:
         _check_member(zf, infos, "s", "<f4", (total,))
         _check_member(zf, infos, "steps", "<f4", (2, total))
         _check_member(zf, infos, "delta", "u1", (2, total))
-        _check_member(zf, infos, "u", "u1", (2, total, height))
-        _check_member(zf, infos, "v", "u1", (2, total, width))
+        image_bytes = height * width * channels
+        _check_member(zf, infos, "u", "u1", (2, total, height), image_bytes)
+        _check_member(zf, infos, "v", "u1", (2, total, width), image_bytes)
         s = npz["s"]
         steps = npz["steps"]
         _expect(bool(np.isfinite(s).all()) and bool((s >= 0).all()), "singular values must be finite and not negative")

@@ -418,3 +418,16 @@ def test_mutated_members_are_rejected_or_decode_to_a_valid_image(small_file):
         else:
             arrays[key] = np.array(rng.choice(["grey", "rgb", "ycbcr", "xyz", ""]), "<U5")
         check_rejected_or_valid(archive(arrays))
+
+
+def test_a_smooth_image_at_a_high_rank_is_not_taken_for_a_zip_bomb(monkeypatch):
+    """Its factors are nearly all zeros and expand thousands of times, yet are no larger than the image:
+    our own file must decode (an 18 MP gradient at rank 500 was refused before)."""
+    monkeypatch.setattr(svdz, "_BOMB_MIN_BYTES", 4096)  # the real limit (16 MiB) needs an 18 MP image
+    y, x = np.mgrid[0:120, 0:200].astype(np.float32)
+    gradient = np.stack([x / 200, y / 120, (x + y) / 320], -1).astype(np.float32)
+    data = svdz.encode(decompose(gradient), 40)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        v = zf.getinfo("v.npy")
+    assert v.file_size > 4096 and v.file_size / v.compress_size > svdz._BOMB_RATIO  # what the old rule refused
+    assert svdz.decode(data).pixels.shape == (120, 200, 3)
