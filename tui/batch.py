@@ -14,6 +14,7 @@ is skipped; pages are written whole or not at all (core.page).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import queue
@@ -473,7 +474,17 @@ class Run:
                     raise OutputError(f"{folder}: could not write the page ({exc.strerror or exc})") from None
 
 
-_LIBC: list = []
+@functools.cache
+def _glibc():
+    """The C library when it is glibc (malloc_trim, mallopt), else None."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim, libc.mallopt  # noqa: B018 - glibc's own: absent elsewhere
+        return libc
+    except (OSError, AttributeError):
+        return None
 
 
 def _give_back_memory() -> None:
@@ -483,17 +494,11 @@ def _give_back_memory() -> None:
     sized photo cannot always reuse: without this a run's peak creeps above that of its
     largest photo measured alone.
     """
-    import ctypes
     import gc
 
     gc.collect()
-    if not _LIBC:
-        try:
-            _LIBC.append(ctypes.CDLL("libc.so.6").malloc_trim)
-        except (OSError, AttributeError):
-            _LIBC.append(None)
-    if _LIBC[0] is not None:
-        _LIBC[0](0)
+    if _glibc() is not None:
+        _glibc().malloc_trim(0)
 
 
 def _map_large_blocks() -> None:
@@ -505,12 +510,8 @@ def _map_large_blocks() -> None:
     against 814 MiB for the largest photo alone; with the threshold fixed at 1 MiB, 731 against
     729 MiB, in the same time within the noise.
     """
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD (fixing it stops the raising)
-    except (OSError, AttributeError):
-        pass
+    if _glibc() is not None:
+        _glibc().mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD (fixing it stops the raising)
 
 
 def _db(v) -> str:
