@@ -414,14 +414,13 @@ def _container(dec: Decomposition, ranks: tuple[int, ...], bit_depth: int) -> tu
     """The .svdz bytes and the integers they decode to.
 
     The pixels come from the quantised factors the bytes were made from, through the decoder's
-    own reconstruction (svdz._reconstruct), so they equal svdz.decode(data) without inflating
+    own reconstruction (svdz._decoded_integers), so they equal svdz.decode(data) without inflating
     and parsing the file again (tests/test_measure.py holds them equal).
     """
     spec = ranks[0] if len(set(ranks)) == 1 else ranks
     quantised = svdz._quantise(dec, spec, bit_depth)
     data = svdz._pack(quantised, bit_depth)
-    ints = to_integer(svdz._reconstruct(quantised), bit_depth)
-    return data, (np.ascontiguousarray(ints[..., ::-1]) if ints.ndim == 3 else ints)
+    return data, svdz._decoded_integers(quantised, bit_depth, bgr=True)
 
 
 # ---- measuring -----------------------------------------------------------------------------------

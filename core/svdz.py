@@ -54,7 +54,7 @@ from .colour import ycbcr_to_rgb
 from .errors import ContainerError, TargetError, display_path
 from .files import read_file
 from .metrics import psnr
-from .pixels import DEFAULT_MAX_PIXELS, ImageShape, as_saved
+from .pixels import DEFAULT_MAX_PIXELS, ImageShape, as_saved, to_integer
 
 FORMAT_VERSION = 1
 COLOUR_SPACES = ("grey", "rgb", "ycbcr")
@@ -156,6 +156,32 @@ def _reconstruct(q: _Quantised) -> np.ndarray:
         if q.colour_space == "ycbcr":
             out = ycbcr_to_rgb(out)
     return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def _decoded_integers(q: _Quantised, bit_depth: int, *, bgr: bool = False) -> np.ndarray:
+    """to_integer(_reconstruct(q), bit_depth) (channels reversed when bgr), plane by plane: the
+    same float32 products and rounding without the full-size float stack and its copies (the
+    app and `report` measure a .svdz at every rank; at 8 MP this is ~2.5× faster)."""
+    if q.colour_space == "ycbcr":  # the planes mix before clipping: the general path
+        ints = to_integer(_reconstruct(q), bit_depth)
+        return np.ascontiguousarray(ints[..., ::-1]) if bgr else ints
+    top = np.float32(65535.0 if bit_depth == 16 else 255.0)
+    out = np.empty(q.shape, dtype=np.uint16 if bit_depth == 16 else np.uint8)
+    start = 0
+    for i, r in enumerate(q.ranks):
+        cols = slice(start, start + r)
+        u = q.qu[cols].astype(np.float32) * q.steps[0, cols, None]
+        v = q.qv[cols].astype(np.float32) * q.steps[1, cols, None]
+        plane = (u.T * q.s[cols]) @ v
+        np.clip(plane, 0.0, 1.0, out=plane)
+        plane *= top
+        np.rint(plane, out=plane)
+        if out.ndim == 2:
+            out[...] = plane
+        else:
+            out[..., out.shape[2] - 1 - i if bgr else i] = plane
+        start += r
+    return out
 
 
 def _zigzag_planes(q: np.ndarray) -> np.ndarray:

@@ -64,6 +64,17 @@ def test_the_kept_svdz_pixels_are_the_decoders(context):
         assert data == svdz.encode(context.dec, rank, bit_depth=8)
 
 
+def test_the_kept_svdz_pixels_are_the_decoders_in_every_space_and_depth(photo_png, grey_png, tmp_path, photo_rgb):
+    deep = write_png(tmp_path / "deep.png", photo_rgb.astype(np.uint16) * 257 + 9)
+    for path, space in ((grey_png, None), (photo_png, "ycbcr"), (deep, None)):
+        src = read_image(path)
+        context = MeasureContext(src, decompose(src.pixels, colour_space=space))
+        for rank in (2, 25, context.dec.max_rank):
+            data, decoded = context.container(rank)
+            expected = to_integer(svdz.decode(data).pixels, src.bit_depth)
+            np.testing.assert_array_equal(decoded, expected[..., ::-1] if expected.ndim == 3 else expected)
+
+
 def test_saved_integers_equal_the_rounded_reconstruction(photo_png, grey_png, tmp_path, photo_rgb):
     deep = write_png(tmp_path / "deep.png", photo_rgb.astype(np.uint16) * 257 + 9)
     for path, space in ((photo_png, None), (grey_png, None), (photo_png, "ycbcr"), (deep, None)):
