@@ -331,7 +331,8 @@ def rank_for_max_bytes(dec, max_bytes: int, *, bit_depth: int = 8) -> int:
 
 def quantised_psnr(dec, rank, *, bit_depth: int = 8) -> float:
     """PSNR (dB) of the image a .svdz at `rank` decodes to, rounded to bit_depth, against the original."""
-    return psnr(as_saved(_reconstruct(_quantise(dec, rank, bit_depth)), bit_depth), dec.image)
+    top = np.float32(65535.0 if bit_depth == 16 else 255.0)
+    return psnr(_decoded_integers(_quantise(dec, rank, bit_depth), bit_depth).astype(np.float32) / top, dec.image)
 
 
 def _psnr_model(dec, bit_depth: int) -> np.ndarray:
