@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
+
+# The same floating-point results on every x86 machine, so that snapshots holding sizes and
+# colours computed from an SVD do not change with the CPU (an AMD and an Intel machine gave .svdz
+# sizes tens of bytes apart and preview colours one unit apart): MKL's vendor-independent code
+# path, bit for bit whatever its threads, and a fixed thread count (torch's SVD differed between
+# one and two threads even then). Set before torch is imported: its MKL reads them once.
+os.environ["MKL_CBWR"] = "COMPATIBLE,STRICT"
+os.environ["OMP_NUM_THREADS"] = "2"
 
 import cv2
 import numpy as np
