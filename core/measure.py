@@ -268,6 +268,11 @@ class MeasureContext:
         with self._lock:
             return dict(self._figures.get(self.channel_ranks(rank), {}))
 
+    def measured_figures(self) -> dict[tuple[int, ...], dict]:
+        """Every kept rank's figures so far, by channel ranks (copies)."""
+        with self._lock:
+            return {ranks: dict(figures) for ranks, figures in self._figures.items()}
+
     def _remember(self, ranks: tuple[int, ...], figures: dict) -> None:
         with self._lock:
             kept = self._figures.setdefault(ranks, {})

@@ -126,6 +126,9 @@ class SvdlensApp(App[int]):
         self.rank = rank
         self._requested_rank = rank
         self.loaded: Loaded | None = None
+        # Figures measured on the decompositions the shown one refined (same image), by channel
+        # ranks: the table shows them marked ≈ until the refined decomposition's own arrive.
+        self._earlier_figures: dict[tuple[int, ...], dict] = {}
         self._decompositions = DecompositionCache()
         self._load_generation = 0
         self._rank_generation = 0
@@ -277,6 +280,11 @@ class SvdlensApp(App[int]):
         self._end_busy()
         if self.loaded is not None and self.loaded is not loaded:
             self.loaded.stop_reading_ahead()  # its ranks are not the ones shown any more
+        if not refined:
+            self._earlier_figures = {}
+        elif self.loaded is not None and self.loaded is not loaded:
+            for ranks, figures in self.loaded.measured_figures().items():  # newer over older
+                self._earlier_figures.setdefault(ranks, {}).update(figures)
         self.loaded = loaded
         self.image_path = loaded.source.path
         self.mode = self._wanted_mode = loaded.mode
@@ -424,6 +432,8 @@ class SvdlensApp(App[int]):
             state.max_error, state.max_error_at = preview.max_error, preview.max_error_at
         # Figures already measured (the read-ahead measures the rank the next key goes to) show at once.
         fill_state(state, loaded.known_figures(rank))
+        earlier = self._earlier_figures.get(dec.channel_ranks(rank), {})
+        state.earlier = {name: value for name, value in earlier.items() if name in MEASURED_FIGURES}
         return state
 
     def _start_measure(self) -> None:

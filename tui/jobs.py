@@ -63,6 +63,12 @@ class Loaded:
             context = self._context
         return {} if context is None else context.known_figures(rank)
 
+    def measured_figures(self) -> dict[tuple[int, ...], dict]:
+        """Every rank's figures measured so far, by channel ranks ({} if none)."""
+        with _CONTEXT_LOCK:
+            context = self._context
+        return {} if context is None else context.measured_figures()
+
     def stop_reading_ahead(self) -> None:
         """No more background measuring for this decomposition (another one is shown now)."""
         with _CONTEXT_LOCK:

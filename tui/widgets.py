@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -239,6 +239,16 @@ class TableState:
     max_error: float | None = None
     max_error_at: tuple[int, int] | None = None
     measuring: bool = True
+    # Figures of this rank measured on the decomposition this one refines (the randomized one the
+    # exact SVD replaces): shown marked ≈ until this decomposition's own arrive, instead of "…".
+    earlier: dict = field(default_factory=dict)
+
+    def figure(self, name: str) -> tuple[object, bool]:
+        """(the value to show, whether it is the earlier decomposition's): None while unmeasured."""
+        value = getattr(self, name)
+        if value is None and self.earlier.get(name) is not None:
+            return self.earlier[name], True
+        return value, False
 
 
 def verdict(state: TableState) -> str:
@@ -251,6 +261,12 @@ def verdict(state: TableState) -> str:
         return f"Here JPEG at the same bytes is not better ({gain:+.1f} dB): an unusual image for SVD."
     return ("JPEG and WebP at the same bytes beat every SVD variant by 8–17 dB on photos: "
             "truncated SVD shows what rank keeps; it is not a good image codec.")
+
+
+def _shown(s: TableState, name: str, fmt) -> Text:
+    """A measured figure's cell: this decomposition's value, or the earlier one's marked ≈ (dim), or fmt(None)."""
+    value, earlier = s.figure(name)
+    return Text(f"≈{fmt(value)}", style="dim") if earlier else Text(fmt(value))
 
 
 def _share(n: int | None, of: int) -> str:
@@ -297,7 +313,9 @@ class SizesTable(Static):
         line.append(" · PSNR ")
         line.append(self._psnr(s), style="bold")
         line.append(" · SSIM ")
-        line.append(_ssim(s.ssim), style="bold")
+        ssim = _shown(s, "ssim", _ssim)
+        ssim.stylize("bold")
+        line.append_text(ssim)
         line.append(f" · largest error (preview) {max_err}")
         return line
 
@@ -325,18 +343,20 @@ class SizesTable(Static):
             table.add_row(".svdz file (real bytes)", "—", "", "", "")
             notes.append(f".svdz: {s.svdz_note}")
         else:
-            table.add_row(Text(".svdz file (real bytes)", style="bold"), exact_bytes(s.container_bytes),
-                          _share(s.container_bytes, of), _db(s.container_psnr_db),
-                          _ssim(s.container_ssim) if s.container_ssim is not None or s.measuring else "—")
+            ssim = _shown(s, "container_ssim", _ssim) if s.figure("container_ssim")[0] is not None or s.measuring \
+                else "—"
+            table.add_row(Text(".svdz file (real bytes)", style="bold"), _shown(s, "container_bytes", exact_bytes),
+                          _share(s.container_bytes, of), _shown(s, "container_psnr_db", _db), ssim)
         if s.jpeg_note:
             table.add_row("JPEG at the .svdz bytes", "—", "", "", "")
             notes.append(f"JPEG: {s.jpeg_note}")
         else:
-            q = "" if s.jpeg_quality is None else f" (q {s.jpeg_quality})"
-            table.add_row(Text(f"JPEG at the .svdz bytes{q}", style="bold"), exact_bytes(s.jpeg_bytes),
-                          _share(s.jpeg_bytes, of), _db(s.jpeg_psnr_db), _ssim(s.jpeg_ssim))
-        table.add_row("reconstruction as PNG", exact_bytes(s.png_bytes), _share(s.png_bytes, of),
-                      _db(s.psnr_db), _ssim(s.ssim))
+            quality, earlier = s.figure("jpeg_quality")
+            q = "" if quality is None else f" ({'≈' if earlier else ''}q {quality})"
+            table.add_row(Text(f"JPEG at the .svdz bytes{q}", style="bold"), _shown(s, "jpeg_bytes", exact_bytes),
+                          _share(s.jpeg_bytes, of), _shown(s, "jpeg_psnr_db", _db), _shown(s, "jpeg_ssim", _ssim))
+        table.add_row("reconstruction as PNG", _shown(s, "png_bytes", exact_bytes), _share(s.png_bytes, of),
+                      _shown(s, "psnr_db", _db), _shown(s, "ssim", _ssim))
         from rich.console import Group
 
         parts = [self._quality_line(s), table]
@@ -356,21 +376,23 @@ class SizesTable(Static):
         quality.append(" energy · PSNR ")
         quality.append(self._psnr(s), style="bold")
         quality.append(" · SSIM ")
-        quality.append(f"{s.ssim:.3f}" if s.ssim is not None else pending, style="bold")
+        ssim, earlier = s.figure("ssim")
+        quality.append(pending if ssim is None else f"{'≈' if earlier else ''}{ssim:.3f}", style="bold")
         if s.max_error is not None:
             quality.append(f" · err≤{s.max_error * 255:.0f}/255")
         sizes = Text(overflow="ellipsis", no_wrap=True)
         name = s.file_name if len(s.file_name) <= 24 else s.file_name[:11] + "…" + s.file_name[-12:]
         sizes.append(f"{name} {human_bytes(s.original_bytes)} · ")
         sizes.append(".svdz ")
-        sizes.append(human_bytes(s.container_bytes) if not s.svdz_note else pending, style="bold")
-        sizes.append(f" · PNG {human_bytes(s.png_bytes)} · float32 {human_bytes(s.factors_float32_bytes)}"
+        sizes.append(_shown(s, "container_bytes", human_bytes).plain if not s.svdz_note else pending, style="bold")
+        sizes.append(f" · PNG {_shown(s, 'png_bytes', human_bytes).plain} · float32 {human_bytes(s.factors_float32_bytes)}"
                      f" · raw {human_bytes(s.raw_bytes)}")
         jpeg = Text(overflow="ellipsis", no_wrap=True)
         if s.jpeg_note:
             jpeg.append(f"JPEG at the same bytes: {s.jpeg_note}", style="dim")
         else:
-            jpeg.append(f"JPEG at the same bytes: {_db(s.jpeg_psnr_db)}, SSIM {_ssim(s.jpeg_ssim)}")
+            jpeg.append(f"JPEG at the same bytes: {_shown(s, 'jpeg_psnr_db', _db).plain}, "
+                        f"SSIM {_shown(s, 'jpeg_ssim', _ssim).plain}")
             if s.jpeg_psnr_db is not None and s.container_psnr_db is not None:
                 gain = s.jpeg_psnr_db - s.container_psnr_db  # as verdict(): "far better" only when it is
                 word = "far better than SVD" if gain > 0 else "not better here"

@@ -157,6 +157,50 @@ async def test_randomized_decomposition_is_shown_then_refined_to_exact(monkeypat
         assert shown_ranks(app) == (50, 50, 50, 50)  # the rank asked for (clamped to 40 before) is served now
 
 
+async def test_figures_of_the_randomized_svd_stay_marked_until_the_exact_ones_arrive(monkeypatch, tmp_path):
+    import threading
+
+    import core.measure
+    import tui.jobs
+    from tui.widgets import exact_bytes
+
+    small_counts_as_large(monkeypatch)
+    exact_ready, png_held, png_go = threading.Event(), threading.Event(), threading.Event()
+    refine, png_bytes = tui.jobs.refine, core.measure._png_bytes
+
+    def held_refine(loaded, should_cancel):
+        exact_ready.wait(60)
+        return refine(loaded, should_cancel)
+
+    def held_png(ints):
+        if exact_ready.is_set():  # the exact SVD's PNG: held until the test has looked
+            png_held.set()
+            png_go.wait(60)
+        return png_bytes(ints)
+
+    monkeypatch.setattr(tui.jobs, "refine", held_refine)
+    monkeypatch.setattr(core.measure, "_png_bytes", held_png)
+    app = make_app(photo(tmp_path / "p.png", 320, 240))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.loaded is not None)
+        app.action_set_rank(30)
+        table = app.query_one(SizesTable)
+        await wait_for(pilot, lambda: table.state.rank == 30 and not table.state.measuring, timeout=60)
+        randomized = table.state.png_bytes, table.state.psnr_db
+        assert not app.loaded.dec.exact and randomized[0] is not None
+        exact_ready.set()
+        await wait_for(pilot, lambda: app.loaded.dec.exact and png_held.is_set(), timeout=60)
+        await pilot.pause(0.2)
+        png_row = next(line for line in widget_text(table).splitlines() if "reconstruction as PNG" in line)
+        # the randomized SVD's bytes, marked, instead of "…"
+        assert f"≈{exact_bytes(randomized[0])}" in png_row and "…" not in png_row, png_row
+        png_go.set()
+        await app.settled()
+        png_row = next(line for line in widget_text(table).splitlines() if "reconstruction as PNG" in line)
+        assert "≈" not in png_row and table.state.png_bytes is not None
+        assert exact_bytes(table.state.png_bytes) in png_row
+
+
 async def test_file_pane_toggle_and_folders_from_the_dialog(photo_dir, tmp_path):
     other = tmp_path / "elsewhere"
     other.mkdir()
