@@ -166,7 +166,12 @@ def test_full_rank_gives_back_the_original_pixels(photo_rgb, colour):
 def test_full_rank_gives_back_16_bit_pixels(photo_rgb):
     deep = photo_rgb[..., 0].astype(np.uint16) * 257 + 11
     dec = decompose(deep.astype(np.float32) / 65535)
-    np.testing.assert_array_equal(to_integer(dec.reconstruct(dec.full_rank), 16), deep)
+    back = to_integer(dec.reconstruct(dec.full_rank), 16).astype(np.int64)
+    # float32 has 24 bits: within one 16-bit level everywhere and exact almost everywhere (which of the
+    # pixels nearest a rounding boundary go the other way depends on the BLAS code path: MKL's
+    # vendor-independent one, which the tests use, turns 1 of these 12 288)
+    assert np.abs(back - deep).max() <= 1
+    assert np.mean(back == deep) >= 0.999
 
 
 @pytest.mark.parametrize("rank", [10, 20, 40, 60])
