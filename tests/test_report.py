@@ -23,8 +23,10 @@ def _check_rows_against_numpy(report, original, top=255):
         ref = classic_procedure(original, row.rank, top)
         assert row.energy == pytest.approx(ref["energy"], abs=1e-6)
         assert row.relative_error == pytest.approx(ref["relative_error"], rel=1e-3, abs=1e-6)
-        if ref["psnr_db"] == float("inf"):
+        if ref["psnr_db"] == float("inf") and top == 255:
             assert row.psnr_db == float("inf")
+        elif ref["psnr_db"] == float("inf"):  # float32 may turn a pixel by one 16-bit level (137 dB here)
+            assert row.psnr_db > 130
         else:
             assert row.psnr_db == pytest.approx(ref["psnr_db"], abs=0.02)
         kwargs = {"channel_axis": -1} if original.ndim == 3 else {}
