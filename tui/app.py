@@ -234,7 +234,19 @@ class SvdlensApp(App[int]):
         except Exception as exc:  # anything unexpected too: say so, keep the app alive
             self.post_message(LoadFailed(generation, path, jobs.failure_text(exc, path, "decomposing this image")))
             return
+        self._measure_early(loaded, refined=False)
         self.post_message(LoadDone(generation, loaded))
+
+    def _measure_early(self, loaded: Loaded, *, refined: bool) -> None:
+        """Start measuring the rank a new decomposition will be shown at, from its worker, before
+        the UI has drawn it (a few hundred ms): the table then joins the jobs already running."""
+        if refined:
+            rank = max(self.rank, self._requested_rank)
+        else:
+            stored = loaded.source.stored_ranks
+            rank = max(stored) if stored else self.rank
+        rank = min(max(1, rank), loaded.dec.max_rank)
+        loaded.measure_context(self.measure_executor, self.read_ahead_executor).read_ahead(rank)
 
     def on_load_progress(self, message: LoadProgress) -> None:
         if message.generation != self._load_generation:
@@ -342,6 +354,7 @@ class SvdlensApp(App[int]):
             self.post_message(Refined(generation, loaded, None, jobs.failure_text(exc, task="the exact SVD")))
             return
         if not worker.is_cancelled:
+            self._measure_early(after, refined=True)
             self.post_message(Refined(generation, loaded, after))
 
     def on_refined(self, message: Refined) -> None:

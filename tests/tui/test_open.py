@@ -157,6 +157,24 @@ async def test_randomized_decomposition_is_shown_then_refined_to_exact(monkeypat
         assert shown_ranks(app) == (50, 50, 50, 50)  # the rank asked for (clamped to 40 before) is served now
 
 
+async def test_the_shown_rank_is_measured_from_before_the_decomposition_is_drawn(photo_dir):
+    app = make_app(photo_dir / "a_small.png")
+    jobs_when_drawn = []
+    show = app.show_decomposition
+
+    def recording(loaded, **kw):
+        context = loaded.measure_context()
+        work = context._work.get(context.channel_ranks(50))
+        jobs_when_drawn.append(sorted(work.jobs) if work is not None else [])
+        show(loaded, **kw)
+
+    app.show_decomposition = recording
+    async with app.run_test(size=(160, 50)):
+        await app.settled()
+        assert jobs_when_drawn and "png" in jobs_when_drawn[0], jobs_when_drawn  # the longest job first
+        assert shown_ranks(app) == (50,) * 4 and not app.query_one(SizesTable).state.measuring
+
+
 async def test_figures_of_the_randomized_svd_stay_marked_until_the_exact_ones_arrive(monkeypatch, tmp_path):
     import threading
 
