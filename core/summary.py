@@ -33,13 +33,14 @@ DEFAULT_PSNR_DB = 30.0
 #     --count 12 with --low-mp 2 --high-mp 8)
 # in one process with tui.batch's fixed mmap threshold, peak RSS above the level before reading, exact
 # SVD, six ranks, 25 colour JPEGs of 0.5–8 MP (4:3 and 3:2), with core.measure as of main 8d91af8 (the
-# next rank read ahead on idle cores, three ranks' arrays kept). Each estimate is the upper envelope of
-# those points, a line no point lies above: reading and decomposing took 16.0–17.2 bytes per sample
-# (0.5 MP: 24 MiB, estimated 26; 8 MP: 368 MiB, estimated 391); the whole summary 40.1–55.3 bytes per
-# sample, the most for the noisiest photo (the Hubble deep field, 7–13 % above the others of its size:
-# its PNG, .svdz and JPEG files are the largest), the least for the large ones (0.5 MP: 79 MiB, estimated
-# 100; 8 MP: 936–938 MiB, estimated 979). The same photo measured again differed by up to 4 %.
-# SUMMARY_LEAST_BYTES_PER_SAMPLE is the other side: no whole summary took less than 40 bytes per
+# next rank read ahead on idle cores, three ranks' arrays kept), each set twice: with MKL's buffer
+# pools off, as `svdlens report` runs (tui.cli), and on. Each estimate is the upper envelope of those
+# points, a line no point lies above: reading and decomposing took 16.0–18.2 bytes per sample (0.5 MP:
+# 26 MiB, estimated 26; 8 MP: 368–374 MiB, estimated 391); the whole summary 39.6–57.4 bytes per
+# sample, the most for small photos and, with the pools on, for the noisiest one (the Hubble deep field,
+# up to 13 % above the others of its size), the least for the large ones (0.5 MP: 79–82 MiB, estimated
+# 100; 8 MP: 912–938 MiB, estimated 979). The same photo measured again differed by up to 4 %.
+# SUMMARY_LEAST_BYTES_PER_SAMPLE is the other side: no whole summary took less than 39.6 bytes per
 # sample. A many-photo run lets a photo be read beside another's measuring only when the two estimates
 # together stay within the least the run's largest photo takes alone (tui.batch.MemoryGate). Measure
 # again when core.measure changes how much it holds at once.
@@ -47,7 +48,7 @@ PREPARE_BYTES = 2 << 20
 PREPARE_BYTES_PER_SAMPLE = 17
 SUMMARY_BYTES = 41 << 20
 SUMMARY_BYTES_PER_SAMPLE = 41
-SUMMARY_LEAST_BYTES_PER_SAMPLE = 40
+SUMMARY_LEAST_BYTES_PER_SAMPLE = 39
 
 
 @dataclass
