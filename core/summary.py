@@ -28,20 +28,27 @@ DEFAULT_PSNR_DB = 30.0
 # What one photo's summary adds to the process's peak resident memory, by phase: reading it and its
 # exact SVD (the float32 pixels, the factors, LAPACK's workspace), and the whole summary (adding
 # the reference integers, SSIM's statistics, the encodes in flight), as a fixed part plus bytes per
-# sample (pixel × channel). Measured in one process with tui.batch's fixed mmap threshold, peak RSS
-# above the level before reading, exact SVD, six ranks, colour photos of 0.5–8 MP (4:3, 3:2 and
-# square), with core.measure as of main b25711b (ranks read ahead): reading and decomposing took
-# 15–18 bytes per sample (2.6 MP square: 138 MiB; 8 MP: 372 MiB, estimated 437); the summary
-# 82 MiB at 0.5 MP (estimated 80), 186 MiB at 1.5 MP (191), 312 MiB at 2.6 MP square (310),
-# 561 MiB at 4.8 MP (560) and 905 MiB at 8 MP (917). Per sample it falls as photos grow, so a fixed
-# part with a smaller slope fits it better than a slope alone, which would overstate large photos.
-# Reading and decomposing is overstated on purpose: it is what a photo adds beside another one's
-# measuring, and the margin keeps such pairs within the largest photo's peak. Measure again when
-# core.measure changes how much it holds at once.
+# sample (pixel × channel). Measured with
+#     tests/benchmarks/batch_report.py --phases --count 7 --low-mp 0.5 --high-mp 2   (and --count 6 and
+#     --count 12 with --low-mp 2 --high-mp 8)
+# in one process with tui.batch's fixed mmap threshold, peak RSS above the level before reading, exact
+# SVD, six ranks, 25 colour JPEGs of 0.5–8 MP (4:3 and 3:2), with core.measure as of main 8d91af8 (the
+# next rank read ahead on idle cores, three ranks' arrays kept), each set twice: with MKL's buffer
+# pools off, as `svdlens report` runs (tui.cli), and on. Each estimate is the upper envelope of those
+# points, a line no point lies above: reading and decomposing took 16.0–18.2 bytes per sample (0.5 MP:
+# 26 MiB, estimated 26; 8 MP: 368–374 MiB, estimated 391); the whole summary 39.6–57.4 bytes per
+# sample, the most for small photos and, with the pools on, for the noisiest one (the Hubble deep field,
+# up to 13 % above the others of its size), the least for the large ones (0.5 MP: 79–82 MiB, estimated
+# 100; 8 MP: 912–938 MiB, estimated 979). The same photo measured again differed by up to 4 %.
+# SUMMARY_LEAST_BYTES_PER_SAMPLE is the other side: no whole summary took less than 39.6 bytes per
+# sample. A many-photo run lets a photo be read beside another's measuring only when the two estimates
+# together stay within the least the run's largest photo takes alone (tui.batch.MemoryGate). Measure
+# again when core.measure changes how much it holds at once.
 PREPARE_BYTES = 2 << 20
-PREPARE_BYTES_PER_SAMPLE = 19
-SUMMARY_BYTES = 24 << 20
-SUMMARY_BYTES_PER_SAMPLE = 39
+PREPARE_BYTES_PER_SAMPLE = 17
+SUMMARY_BYTES = 41 << 20
+SUMMARY_BYTES_PER_SAMPLE = 41
+SUMMARY_LEAST_BYTES_PER_SAMPLE = 39
 
 
 @dataclass
@@ -84,13 +91,20 @@ class MemoryNeed:
 
     prepare: int  # reading and decomposing, and holding the factors until its ranks are measured
     summary: int  # the whole summary's peak (at least `prepare`)
+    least: int | None = None  # the least the whole summary may take (None: `summary`, an exact figure)
+
+    @property
+    def summary_at_least(self) -> int:
+        return self.summary if self.least is None else self.least
 
 
 def memory_need(width: int, height: int, channels: int) -> MemoryNeed:
-    """The memory a photo of this size needs for its summary (exact SVD), from its size alone."""
+    """The memory a photo of this size needs for its summary (exact SVD), from its size alone: at most
+    (prepare, summary) and at least (least)."""
     samples = max(0, int(width)) * max(0, int(height)) * max(1, int(channels))
     return MemoryNeed(prepare=PREPARE_BYTES + PREPARE_BYTES_PER_SAMPLE * samples,
-                      summary=SUMMARY_BYTES + SUMMARY_BYTES_PER_SAMPLE * samples)
+                      summary=SUMMARY_BYTES + SUMMARY_BYTES_PER_SAMPLE * samples,
+                      least=SUMMARY_LEAST_BYTES_PER_SAMPLE * samples)
 
 
 def _target_rank(kind: str, goal: float, src: SourceImage, dec: Decomposition) -> tuple[int | None, str]:

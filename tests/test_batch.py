@@ -183,6 +183,16 @@ def _square(folder: Path, name: str, side: int, shift: int = 0) -> Path:
     return write_png(folder / name, np.ascontiguousarray(np.roll(rgb, shift, axis=1)[50:50 + side, 60:60 + side]))
 
 
+@pytest.fixture
+def by_pixels(monkeypatch):
+    """Estimates without core.summary's fixed parts: fitted to photos of 0.5 MP and up, they would keep these
+    tiny photos apart (41 MiB each against 40 bytes per sample), so that the pixels would decide nothing."""
+    import core.summary
+
+    monkeypatch.setattr(core.summary, "PREPARE_BYTES", 0)
+    monkeypatch.setattr(core.summary, "SUMMARY_BYTES", 0)
+
+
 def _run(photos: list[Path], jobs: int = 1):
     """A many-photo run in this process: (its MemoryGate, the outcomes in the order they came)."""
     options = Options(ranks=[30, 8], energy=0.99, psnr_db=30.0, device="cpu", jobs=jobs)
@@ -196,7 +206,7 @@ def _single(photo: Path, capsys) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_the_next_photo_is_read_while_one_is_measured_when_both_fit(tmp_path, capsys):
+def test_the_next_photo_is_read_while_one_is_measured_when_both_fit(tmp_path, capsys, by_pixels):
     """Two small photos before one over ten times their size: each starts while the one before is measured,
     and nothing starts while the largest is; every JSON object is still that photo's own single-photo one."""
     photos = [_square(tmp_path, "a.png", 110), _square(tmp_path, "b.png", 110, 60), _square(tmp_path, "c.png", 400),
@@ -209,7 +219,7 @@ def test_the_next_photo_is_read_while_one_is_measured_when_both_fit(tmp_path, ca
         assert outcome.data["image"] == single["image"] and outcome.data["rows"] == single["rows"]
 
 
-def test_photos_of_one_size_never_overlap_with_one_job_and_do_with_two(tmp_path):
+def test_photos_of_one_size_never_overlap_with_one_job_and_do_with_two(tmp_path, by_pixels):
     photos = [_square(tmp_path, f"p{i}.png", 120, 50 * i) for i in range(3)]
     gate, outcomes = _run(photos)
     assert gate.starts == [(0, frozenset()), (1, frozenset()), (2, frozenset())]
@@ -218,7 +228,7 @@ def test_photos_of_one_size_never_overlap_with_one_job_and_do_with_two(tmp_path)
     assert [o.data for o in outcomes2] == [o.data for o in outcomes]
 
 
-def test_a_bad_file_between_overlapping_photos_is_reported_and_the_rest_done(tmp_path, capsys):
+def test_a_bad_file_between_overlapping_photos_is_reported_and_the_rest_done(tmp_path, capsys, by_pixels):
     """A PNG cut short after its header (its size known, its pixels not) read beside the photo before it."""
     photos = [_square(tmp_path, "a.png", 100), tmp_path / "b-broken.png", _square(tmp_path, "c.png", 100, 40),
               _square(tmp_path, "d.png", 300)]
@@ -262,6 +272,61 @@ def test_a_photo_of_unknown_size_counts_as_the_largest():
     gate.cancel.clear()
     gate.done(0)
     assert gate.start() == 1 and gate.starts[-1] == (1, frozenset())
+
+
+def _one_job_starts(needs: list) -> list[tuple[int, frozenset[int]]]:
+    """MemoryGate.starts of a --jobs 1 run, driven in this thread: each photo measured as soon as it may be,
+    and finished only when the next one cannot start beside it."""
+    import threading
+
+    cancel = threading.Event()
+    gate = MemoryGate(needs, jobs=1, cancel=cancel)
+
+    def start():
+        timer = threading.Timer(0.2, cancel.set)  # start() waits while the next photo does not fit
+        timer.start()
+        try:
+            return gate.start()
+        finally:
+            timer.cancel()
+            cancel.clear()
+
+    measuring = None
+    while True:
+        i = start()
+        if measuring is not None:
+            gate.done(measuring)
+            measuring = None
+            if i is None:
+                continue  # it may start now
+        if i is None:
+            return gate.starts
+        assert gate.measure(i)
+        measuring = i
+
+
+def test_a_photo_is_read_beside_another_only_within_the_least_the_largest_takes():
+    """Estimates are at most (prepare, summary) and at least (least): two photos at their most must fit in the
+    least the largest photo takes alone, or the run could peak above the largest photo's own run."""
+    from core.summary import MemoryNeed
+
+    small, medium, large = MemoryNeed(4, 15, 13), MemoryNeed(5, 20, 18), MemoryNeed(8, 25, 22)
+    largest = MemoryNeed(20, 30, 27)
+    # medium beside small: 15 + 5 <= 27; large beside medium: 20 + 8 = 28, within the largest's 30 at its most
+    # but not its least 27; nothing beside the largest.
+    assert _one_job_starts([small, medium, large, largest]) == [
+        (0, frozenset()), (1, frozenset({0})), (2, frozenset()), (3, frozenset())]
+
+
+def test_photos_up_to_about_5_mp_are_read_beside_one_being_measured_when_the_largest_is_8_mp():
+    """The fitted estimates (core.summary) at the benchmark's sizes, the largest 8 MP: while a 2 MP or 4.8 MP
+    photo is measured the next (up to 5.5 MP) is read; while a 5.5 MP or 6 MP one is, or the 8 MP one, none."""
+    from core.summary import memory_need
+
+    sizes = [(1633, 1225), (1633, 1225), (2536, 1891), (2862, 1908), (3000, 2000), (3000, 2000), (3266, 2449)]
+    starts = _one_job_starts([memory_need(w, h, 3) for w, h in sizes])
+    assert starts == [(0, frozenset()), (1, frozenset({0})), (2, frozenset({1})), (3, frozenset({2})),
+                      (4, frozenset()), (5, frozenset()), (6, frozenset())]
 
 
 def test_help_names_the_new_options(capsys):

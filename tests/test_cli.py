@@ -502,3 +502,21 @@ def test_openmp_waits_passively_only_on_a_busy_machine(monkeypatch, load, set_by
         monkeypatch.setenv("OMP_WAIT_POLICY", set_by_user)
     cli._choose_openmp_wait_policy()
     assert os.environ.get("OMP_WAIT_POLICY") == expected
+
+
+@pytest.mark.parametrize("argv, set_by_user, expected", [
+    (["report", "a.png", "b.png"], None, "1"),  # photo after photo: MKL's buffer pools would only grow
+    (["report", "a.png"], None, "1"),
+    (["compress", "a.png", "--rank", "5", "-o", "b.png"], None, None),
+    (["report", "a.png"], "0", "0"),  # the user's choice wins
+])
+def test_report_turns_mkl_buffer_pools_off(monkeypatch, argv, set_by_user, expected):
+    from tui import cli
+
+    monkeypatch.setenv("MKL_DISABLE_FAST_MM", "unset")  # restored afterwards, whatever the test sets
+    if set_by_user is None:
+        monkeypatch.delenv("MKL_DISABLE_FAST_MM")
+    else:
+        monkeypatch.setenv("MKL_DISABLE_FAST_MM", set_by_user)
+    cli._turn_off_mkl_buffer_pools(argv)
+    assert os.environ.get("MKL_DISABLE_FAST_MM") == expected

@@ -203,19 +203,25 @@ class MemoryGate:
 
     Each photo is prepared (read, decomposed), then measured. Photos start in input order, one
     being prepared at a time, and up to `jobs` are measured at once. A photo in flight holds its
-    estimated need (core.summary.MemoryNeed: the prepare phase's, then its whole summary's); it
-    starts, and later moves on to measuring, only while what is held stays within the budget.
-    So with `jobs` 1 the next photo is read and decomposed while this one's ranks are measured
-    when the two fit in the largest photo's need, and nothing else is in memory while the
-    largest is measured. A photo whose size is unknown counts as the largest. With nothing in
-    flight any photo may start.
+    estimated need (core.summary.MemoryNeed, at most: the prepare phase's, then its whole
+    summary's). Up to `jobs` photos move on to measuring while what is held stays within `jobs`
+    times the largest photo's estimated need; a photo starts being prepared beside others only
+    while what is held stays within `jobs` times the least the largest photo takes alone (the
+    estimates' other side). So with `jobs` 1 the next photo is read and decomposed while this one's
+    ranks are measured only when the two, each at its most, fit in what the largest photo takes at
+    its least, and the run's peak stays within the largest photo's own; nothing else is in memory
+    while the largest is measured. A photo whose size is unknown counts as the largest. With
+    nothing in flight any photo may start.
     """
 
     def __init__(self, needs: list, jobs: int, cancel: threading.Event) -> None:
         from core.summary import MemoryNeed
 
-        largest = max((n.summary for n in needs if n is not None), default=0) or 1
-        self.budget = jobs * largest
+        known = [n for n in needs if n is not None]
+        largest = max((n.summary for n in known), default=0) or 1
+        least = max((n.summary_at_least for n in known), default=0) or 1
+        self.budget = jobs * largest  # what may be held once photos move on to measuring
+        self.start_budget = jobs * min(least, largest)  # what may be held once a photo starts beside others
         self.needs = [n if n is not None else MemoryNeed(largest, largest) for n in needs]
         self.jobs, self.cancel = jobs, cancel
         self._cond = threading.Condition()
@@ -232,7 +238,7 @@ class MemoryGate:
             while not self.cancel.is_set() and self._next < len(self.needs):
                 need = self.needs[self._next].prepare
                 idle = self._preparing is None and not self._measuring
-                if idle or (self._preparing is None and self._held + need <= self.budget):
+                if idle or (self._preparing is None and self._held + need <= self.start_budget):
                     i, self._next = self._next, self._next + 1
                     self.starts.append((i, frozenset(self._measuring)))
                     self._preparing, self._held = i, self._held + need

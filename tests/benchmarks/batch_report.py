@@ -84,6 +84,7 @@ def _memory_phases(photos: list[Path], ranks: str) -> None:
     """Peak RSS each photo adds while prepared and over its summary, against memory_need's estimates."""
     import gc
 
+    os.environ.setdefault("MKL_DISABLE_FAST_MM", "1")  # as `svdlens report` runs (tui.cli), before torch loads
     sys.path.insert(0, str(ROOT))
     from core.imageio import read_image
     from core.report import parse_ranks
