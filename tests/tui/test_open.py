@@ -163,15 +163,20 @@ async def test_the_shown_rank_is_measured_from_before_the_decomposition_is_drawn
     show = app.show_decomposition
 
     def recording(loaded, **kw):
+        # Asked for before the drawing: its jobs started (the PNG, longest, first), or about to start
+        # on the read-ahead's thread (its target set).
         context = loaded.measure_context()
-        work = context._work.get(context.channel_ranks(50))
-        jobs_when_drawn.append(sorted(work.jobs) if work is not None else [])
+        ranks = context.channel_ranks(50)
+        work = context._work.get(ranks)
+        with context._lock:
+            wanted = context._ahead is not None and context._ahead[0] == ranks
+        jobs_when_drawn.append(wanted or (work is not None and "png" in work.jobs))
         show(loaded, **kw)
 
     app.show_decomposition = recording
     async with app.run_test(size=(160, 50)):
         await app.settled()
-        assert jobs_when_drawn and "png" in jobs_when_drawn[0], jobs_when_drawn  # the longest job first
+        assert jobs_when_drawn == [True]
         assert shown_ranks(app) == (50,) * 4 and not app.query_one(SizesTable).state.measuring
 
 
