@@ -7,7 +7,7 @@ import pytest
 
 from textual.geometry import Region
 
-from apphelp import make_app, photo, screen_lines
+from apphelp import make_app, photo, screen_lines, wait_for
 
 
 def close(app) -> None:
@@ -25,6 +25,8 @@ async def test_the_footer_ends_with_the_palette_key_whatever_has_focus(tmp_path,
     async with app.run_test(size=size) as pilot:
         await app.settled()
         for _ in range(3):  # rank field, preview, file pane (where shown)
+            # The footer fills in after a refresh of its own (blank for a moment on a busy machine).
+            await wait_for(pilot, lambda: screen_lines(app)[-1].strip() != "")
             footer = screen_lines(app)[-1]
             assert len(footer) == size[0] and footer.endswith("▏^p palette"), (app.focused, footer)
             await pilot.press("tab")
